@@ -1,0 +1,63 @@
+"""ListOffsets (key 2): v1-8.
+
+Behavior: timestamp -1 is the latest offset (high watermark; for read_committed the last stable
+offset), -2 the log start offset, -3 (v7+) the offset and timestamp of the record with the
+largest timestamp, -4 (v8+) the earliest local offset; any other value is the first offset whose
+timestamp is at or after it, or -1 when none is. Followers asking as replica (replica_id >= 0)
+get the log end offset for -1. Only the leader answers.
+Version notes: v0 (multiple offsets) is not supported, as in Kafka 4.
+"""
+
+from __future__ import annotations
+
+from ...protocol.errors import ErrorCode
+from . import api
+
+LATEST, EARLIEST, MAX_TIMESTAMP, EARLIEST_LOCAL = -1, -2, -3, -4
+
+
+def _lookup(replica, timestamp: int, as_replica: bool) -> tuple[int, int]:
+    """(offset, timestamp) for one ListOffsets query against a leader replica."""
+    if timestamp == LATEST:
+        return (replica.log_end_offset if as_replica else replica.high_watermark), -1
+    if timestamp in (EARLIEST, EARLIEST_LOCAL):
+        return replica.log_start_offset, -1
+    if timestamp == MAX_TIMESTAMP:
+        found = replica.log.max_timestamp()
+        return (found[0], found[1]) if found else (-1, -1)
+    found = replica.log.offset_for_timestamp(timestamp)
+    if found is None or found[0] >= replica.high_watermark:
+        return -1, -1
+    return found
+
+
+@api(2, "ListOffsets", 1, 8)
+async def handle(broker, request):
+    body = request.body
+    as_replica = body.replica_id >= 0
+    topics = []
+    for topic in body.topics:
+        results = []
+        for part in topic.partitions:
+            entry = {"partition_index": part.partition_index, "error_code": ErrorCode.none,
+                     "timestamp": -1, "offset": -1, "leader_epoch": -1}
+            replica = broker.replicas.get((topic.name, part.partition_index))
+            known = topic.name in broker.image.topics and \
+                part.partition_index in broker.image.topics[topic.name].partitions
+            current = getattr(part, "current_leader_epoch", -1)
+            if not known:
+                entry["error_code"] = ErrorCode.unknown_topic_or_partition
+            elif replica is None or not replica.is_leader:
+                entry["error_code"] = ErrorCode.not_leader_or_follower
+            elif current >= 0 and current != replica.leader_epoch:
+                entry["error_code"] = (ErrorCode.fenced_leader_epoch if current < replica.leader_epoch
+                                       else ErrorCode.unknown_leader_epoch)
+            elif part.timestamp == MAX_TIMESTAMP and request.api_version < 7 or \
+                    part.timestamp == EARLIEST_LOCAL and request.api_version < 8:
+                entry["error_code"] = ErrorCode.unsupported_version
+            else:
+                entry["offset"], entry["timestamp"] = _lookup(replica, part.timestamp, as_replica)
+                entry["leader_epoch"] = replica.leader_epoch
+            results.append(entry)
+        topics.append({"name": topic.name, "partitions": results})
+    return {"throttle_time": 0, "topics": topics}

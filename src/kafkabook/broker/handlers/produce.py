@@ -1,0 +1,99 @@
+"""Produce (key 0): v3-12.
+
+Behavior: each partition's records must be exactly one record batch v2 with a valid CRC, at most
+max.message.bytes long; the leader stores it as sent, assigning offsets by patching its header.
+acks=0 sends no response; acks=1 answers after the leader's append; acks=-1 checks the ISR
+against min.insync.replicas first (NOT_ENOUGH_REPLICAS) and answers once the high watermark
+passes the batch, with REQUEST_TIMED_OUT or NOT_ENOUGH_REPLICAS_AFTER_APPEND otherwise.
+Version notes: transactional and idempotent produce (producer state, sequence checks) are not
+implemented yet; LogAppendTime topics keep the producer's timestamps (docs/differences.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from ...protocol.errors import ErrorCode
+from .. import records
+from . import api
+
+VALID_ACKS = (-1, 0, 1)
+
+
+def _error(index: int, code: ErrorCode, message: str | None = None, leader=None) -> dict:
+    entry = {"index": index, "error_code": code, "base_offset": -1, "log_append_time": None,
+             "log_start_offset": -1, "record_errors": [], "error_message": message}
+    if leader is not None:
+        entry["current_leader"] = leader
+    return entry
+
+
+def _check_batch(broker, topic: str, data: bytes | None) -> tuple[ErrorCode, str] | None:
+    if not data:
+        return ErrorCode.invalid_record, "Produce request has no records"
+    problem = records.validate_batch(data)
+    if problem:
+        code = ErrorCode.corrupt_message if "crc" in problem.lower() else ErrorCode.invalid_record
+        return code, problem
+    max_bytes = int(broker.topic_config(topic, "max.message.bytes"))
+    if len(data) > max_bytes:
+        return (ErrorCode.message_too_large,
+                f"The record batch size {len(data)} exceeds the topic's max.message.bytes {max_bytes}")
+    return None
+
+
+async def _produce_partition(broker, topic: str, part, acks: int, deadline: float) -> dict:
+    index = part.index
+    replica = broker.replicas.get((topic, index))
+    if topic not in broker.image.topics or index not in broker.image.topics[topic].partitions:
+        return _error(index, ErrorCode.unknown_topic_or_partition)
+    if replica is None or not replica.is_leader:
+        state = broker.image.topics[topic].partitions[index]
+        return _error(index, ErrorCode.not_leader_or_follower, None,
+                      {"leader_id": state.leader, "leader_epoch": state.leader_epoch})
+    problem = _check_batch(broker, topic, part.records)
+    if problem:
+        return _error(index, *problem)
+    min_isr = int(broker.topic_config(topic, "min.insync.replicas"))
+    if acks == -1 and len(replica.view.isr) < min_isr:
+        return _error(index, ErrorCode.not_enough_replicas,
+                      f"The size of the current ISR {sorted(replica.view.isr)} is insufficient to "
+                      f"satisfy the min.isr requirement of {min_isr} for partition {topic}-{index}")
+    base, last = replica.append_as_leader(bytes(part.records))
+    if acks == -1:
+        done = await broker.wait_for_high_watermark(replica, last + 1, deadline - time.monotonic())
+        if not done:
+            if len(replica.view.isr) < min_isr:
+                return _error(index, ErrorCode.not_enough_replicas_after_append)
+            if not replica.is_leader:
+                return _error(index, ErrorCode.not_leader_or_follower)
+            return _error(index, ErrorCode.request_timed_out)
+    return {"index": index, "error_code": ErrorCode.none, "base_offset": base, "log_append_time": None,
+            "log_start_offset": replica.log_start_offset, "record_errors": [], "error_message": None}
+
+
+@api(0, "Produce", 3, 12)
+async def handle(broker, request):
+    body = request.body
+    acks = body.acks
+    timeout_s = body.timeout.total_seconds()
+    deadline = time.monotonic() + timeout_s
+    responses = []
+    if acks not in VALID_ACKS:
+        for topic in body.topic_data:
+            responses.append({"name": topic.name, "partition_responses": [
+                _error(p.index, ErrorCode.invalid_required_acks) for p in topic.partition_data]})
+    else:
+        jobs = []
+        for topic in body.topic_data:
+            for part in topic.partition_data:
+                jobs.append((topic.name, _produce_partition(broker, topic.name, part, acks, deadline)))
+        results = await asyncio.gather(*(job for _, job in jobs))
+        by_topic: dict[str, list[dict]] = {}
+        for (name, _), result in zip(jobs, results, strict=True):
+            by_topic.setdefault(name, []).append(result)
+        responses = [{"name": n, "partition_responses": r} for n, r in by_topic.items()]
+    if acks == 0:
+        return None
+    return {"responses": responses, "throttle_time": 0}

@@ -1,0 +1,58 @@
+"""A minimal Kafka client connection for broker-to-broker requests (replica fetching).
+
+One request in flight at a time, like a follower's fetcher connection. Built on the same sans-io
+framing the server uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from typing import Any
+
+from ..protocol.framing import decode_response, encode_request
+
+_SIZE = struct.Struct(">i")
+
+
+class PeerConnection:
+    """A connection to another broker that sends kio requests and returns kio responses."""
+
+    def __init__(self, host: str, port: int, client_id: str) -> None:
+        self.host = host
+        self.port = port
+        self.client_id = client_id
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._correlation = 0
+
+    async def request(self, body: Any, timeout: float) -> Any:
+        """Send `body` and return the decoded response; raises OSError on connection trouble."""
+        if self._writer is None:
+            self._reader, self._writer = await asyncio.wait_for(
+                asyncio.open_connection(self.host, self.port, limit=1 << 20), timeout
+            )
+        assert self._reader is not None
+        self._correlation += 1
+        try:
+            self._writer.write(encode_request(body, self._correlation, self.client_id))
+            await self._writer.drain()
+            size_bytes = await asyncio.wait_for(self._reader.readexactly(4), timeout)
+            (size,) = _SIZE.unpack(size_bytes)
+            frame = await asyncio.wait_for(self._reader.readexactly(size), timeout)
+        except (asyncio.IncompleteReadError, TimeoutError) as exc:
+            self.close()
+            raise ConnectionError(f"{self.host}:{self.port}: {exc!r}") from None
+        except OSError:
+            self.close()
+            raise
+        correlation, response = decode_response(type(body).__api_key__, type(body).__version__, frame)
+        if correlation != self._correlation:
+            self.close()
+            raise ConnectionError(f"correlation id {correlation} != {self._correlation}")
+        return response
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        self._reader = self._writer = None

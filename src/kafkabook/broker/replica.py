@@ -1,0 +1,138 @@
+"""One partition replica hosted by this broker: its log, its role, its high watermark.
+
+The broker owns one `Replica` per partition it hosts. Everything here runs on the broker's event
+loop. Leaders track their followers' progress (fed by the followers' Fetch requests) and derive
+the high watermark and ISR changes through the pure rules in `isr.py`; followers get their high
+watermark from the leader's Fetch responses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .isr import FollowerProgress, caught_up_after_fetch, high_watermark, lagging_replicas, may_join_isr
+from .log import PartitionLog
+from .wakeup import Signal
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionView:
+    """The controller's view of a partition, as the broker last applied it from metadata."""
+
+    replicas: tuple[int, ...]
+    isr: tuple[int, ...]
+    leader: int
+    leader_epoch: int
+    partition_epoch: int
+
+
+@dataclass(eq=False)
+class Replica:
+    """A partition's replica on this broker."""
+
+    topic: str
+    topic_id: str
+    partition: int
+    node_id: int
+    log: PartitionLog
+    view: PartitionView
+    high_watermark: int = 0
+    followers: dict[int, FollowerProgress] = field(default_factory=dict)
+    # Leader LEO as of each follower's previous fetch, for Kafka's caught-up rule.
+    leo_at_last_fetch: dict[int, int] = field(default_factory=dict)
+    # Set while an ISR change is with the controller; no second one is sent meanwhile.
+    isr_change_pending: bool = False
+    # Fired when the log end offset or the high watermark moves.
+    changed: Signal = field(default_factory=Signal)
+
+    @property
+    def is_leader(self) -> bool:
+        return self.view.leader == self.node_id
+
+    @property
+    def leader_epoch(self) -> int:
+        return self.view.leader_epoch
+
+    @property
+    def log_end_offset(self) -> int:
+        return self.log.log_end_offset
+
+    @property
+    def log_start_offset(self) -> int:
+        return self.log.log_start_offset
+
+    def apply_view(self, view: PartitionView, now_ms: int) -> None:
+        """Take a new partition state from metadata; a leader (re)starts tracking its followers."""
+        became_leader = view.leader == self.node_id and (
+            self.view.leader != self.node_id or view.leader_epoch != self.view.leader_epoch
+        )
+        self.view = view
+        self.isr_change_pending = False
+        if became_leader:
+            # New leader: give every ISR follower a full lag window before judging it.
+            self.followers = {
+                r: FollowerProgress(log_end_offset=0, last_caught_up_ms=now_ms)
+                for r in view.replicas if r != self.node_id
+            }
+            self.leo_at_last_fetch = {}
+        self._advance_high_watermark()
+        self.changed.notify()
+
+    # -- leader side -------------------------------------------------------------------------
+
+    def append_as_leader(self, batch: bytes) -> tuple[int, int]:
+        """Append one validated batch, assigning its offsets; returns (base, last) offsets."""
+        base, last = self.log.append_as_leader(batch, self.view.leader_epoch)
+        self._advance_high_watermark()
+        self.changed.notify()
+        return base, last
+
+    def record_follower_fetch(self, follower: int, fetch_offset: int, now_ms: int) -> None:
+        """A follower fetched from `fetch_offset`: it holds everything below it."""
+        progress = self.followers.setdefault(follower, FollowerProgress())
+        leo = self.log.log_end_offset
+        progress.log_end_offset = fetch_offset
+        progress.last_fetch_ms = now_ms
+        if caught_up_after_fetch(fetch_offset, leo, self.leo_at_last_fetch.get(follower, leo + 1)):
+            progress.last_caught_up_ms = now_ms
+        self.leo_at_last_fetch[follower] = leo
+        if self._advance_high_watermark():
+            self.changed.notify()
+
+    def isr_to_add(self) -> list[int]:
+        """Followers out of the ISR that have caught up to the high watermark."""
+        epoch_start = self.log.end_offset_for_epoch(self.view.leader_epoch - 1)[1]
+        return [
+            r for r, p in self.followers.items()
+            if r not in self.view.isr and r in self.view.replicas
+            and may_join_isr(p.log_end_offset, self.high_watermark, max(epoch_start, 0))
+        ]
+
+    def isr_to_remove(self, now_ms: int, max_lag_ms: int) -> list[int]:
+        """ISR members that fell behind for longer than replica.lag.time.max.ms."""
+        return lagging_replicas(list(self.view.isr), self.node_id, self.followers, now_ms, max_lag_ms)
+
+    def _advance_high_watermark(self) -> bool:
+        if not self.is_leader:
+            return False
+        hw = high_watermark(self.node_id, self.log.log_end_offset, list(self.view.isr), self.followers)
+        if hw > self.high_watermark:
+            self.high_watermark = hw
+            return True
+        return False
+
+    # -- follower side -----------------------------------------------------------------------
+
+    def append_as_follower(self, batches: bytes, leader_high_watermark: int) -> None:
+        """Append batches fetched from the leader and follow its high watermark."""
+        if batches:
+            self.log.append_as_follower(batches)
+        self.high_watermark = max(self.high_watermark, min(leader_high_watermark, self.log.log_end_offset))
+        self.changed.notify()
+
+    def truncate_to(self, offset: int) -> None:
+        """Drop a divergent tail found through OffsetForLeaderEpoch."""
+        if offset < self.log.log_end_offset:
+            self.log.truncate_to(offset)
+            self.high_watermark = min(self.high_watermark, offset)
+            self.changed.notify()

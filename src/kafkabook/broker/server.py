@@ -1,0 +1,130 @@
+"""The broker's network shell: accept connections, read frames, dispatch, write responses.
+
+This is the only code that touches client sockets. Each connection handles one request at a
+time, in order, as Kafka does (it mutes a channel while a request is in flight), so responses
+always leave in the order the requests arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import struct
+from typing import TYPE_CHECKING
+
+from ..protocol.build import build
+from ..protocol.errors import ErrorCode
+from ..protocol.framing import FrameError, UnsupportedVersion, decode_request, encode_response, response_class
+from .handlers import REGISTRY, load_all
+
+if TYPE_CHECKING:
+    from .broker import Broker
+
+log = logging.getLogger("kafkabook.broker.server")
+
+_SIZE = struct.Struct(">i")
+API_VERSIONS_KEY = 18
+
+
+class Server:
+    """The Kafka listener of one broker."""
+
+    def __init__(self, broker: Broker, host: str, port: int, max_request_bytes: int) -> None:
+        self.broker = broker
+        self.host = host
+        self.port = port
+        self.max_request_bytes = max_request_bytes
+        self._server: asyncio.AbstractServer | None = None
+        self._connections: set[asyncio.Task[None]] = set()
+        load_all()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, self.host, self.port, limit=1 << 20)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._connections):
+            task.cancel()
+        await asyncio.gather(*self._connections, return_exceptions=True)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        peer = writer.get_extra_info("peername")
+        try:
+            while True:
+                try:
+                    size_bytes = await reader.readexactly(4)
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    return
+                (size,) = _SIZE.unpack(size_bytes)
+                if size < 0 or size > self.max_request_bytes:
+                    log.warning("closing connection from %s: request size %d is outside 0..%d "
+                                "(socket.request.max.bytes)", peer, size, self.max_request_bytes)
+                    return
+                try:
+                    frame = await reader.readexactly(size)
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    return
+                response = await self._handle(frame, peer)
+                if response is False:
+                    return
+                if response:
+                    writer.write(response)
+                    await writer.drain()
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            log.exception("connection from %s failed", peer)
+        finally:
+            self._connections.discard(task)
+            writer.close()
+
+    async def _handle(self, frame: bytes, peer: object) -> bytes | None | bool:
+        """The encoded response, None when none is due, False to close the connection."""
+        try:
+            request = decode_request(frame)
+        except UnsupportedVersion as exc:
+            if exc.api_key == API_VERSIONS_KEY and exc.correlation_id is not None:
+                # KIP-511: answer an unknown ApiVersions version at v0 with our ranges.
+                return encode_response(API_VERSIONS_KEY, 0, exc.correlation_id, api_versions_error_v0())
+            log.warning("closing connection from %s: %s", peer, exc)
+            return False
+        except FrameError as exc:
+            log.warning("closing connection from %s: malformed request: %s", peer, exc)
+            return False
+        api = REGISTRY.get(request.api_key)
+        if api is None or not api.min_version <= request.api_version <= api.max_version:
+            if request.api_key == API_VERSIONS_KEY:
+                return encode_response(API_VERSIONS_KEY, 0, request.correlation_id, api_versions_error_v0())
+            log.warning("closing connection from %s: unsupported api key %d version %d",
+                        peer, request.api_key, request.api_version)
+            return False
+        try:
+            fields = await api.handle(self.broker, request)
+        except Exception:
+            log.exception("handler for %s v%d failed; closing the connection", api.name, request.api_version)
+            return False
+        if fields is None:
+            return None
+        body = build(response_class(request.api_key, request.api_version), **fields)
+        return encode_response(request.api_key, request.api_version, request.correlation_id, body)
+
+
+def supported_ranges() -> list[dict[str, int]]:
+    """ApiVersions' api_keys list: every registered API with its version range."""
+    load_all()
+    return [
+        {"api_key": a.key, "min_version": a.min_version, "max_version": a.max_version}
+        for a in sorted(REGISTRY.values(), key=lambda a: a.key)
+    ]
+
+
+def api_versions_error_v0() -> object:
+    return build(
+        response_class(API_VERSIONS_KEY, 0),
+        error_code=ErrorCode.unsupported_version,
+        api_keys=supported_ranges(),
+    )
