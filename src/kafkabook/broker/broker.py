@@ -50,6 +50,7 @@ class Broker:
         self.fetchers = ReplicaFetchers(self)
         self.server = Server(self, host, port, int(self.config("socket.request.max.bytes")))
         self.broker_epoch = -1
+        self.cluster_id = ""
         self.fenced = True
         self.shutting_down = False
         self._tasks: list[asyncio.Task[Any]] = []
@@ -61,10 +62,10 @@ class Broker:
 
     def config(self, name: str) -> str:
         """A broker config: dynamic cluster-wide value, static value, or Kafka's default."""
-        dynamic = self.image.config("broker", str(self.node_id)) | {}
+        dynamic = self.image.configs.get(("broker", str(self.node_id)), {})
         if name in dynamic:
             return dynamic[name]
-        cluster_default = self.image.config("broker", "")
+        cluster_default = self.image.configs.get(("broker", ""), {})
         if name in cluster_default:
             return cluster_default[name]
         if name == "default.replication.factor" and name not in self.static_configs:
@@ -77,19 +78,19 @@ class Broker:
     def broker_config_values(self) -> dict[str, str]:
         """Every broker config that has a value, for topic defaults."""
         values = dict(self.static_configs)
-        values.update(self.image.config("broker", ""))
-        values.update(self.image.config("broker", str(self.node_id)))
+        values.update(self.image.configs.get(("broker", ""), {}))
+        values.update(self.image.configs.get(("broker", str(self.node_id)), {}))
         return values
 
     def topic_config(self, topic: str, name: str) -> str | None:
         """A topic config's effective value (topic override, broker setting, Kafka default)."""
-        value, _ = effective_topic_config(name, self.image.config("topic", topic), self.broker_config_values())
+        value, _ = effective_topic_config(name, self.image.configs.get(("topic", topic), {}), self.broker_config_values())
         return value
 
     # -- metadata views ----------------------------------------------------------------------
 
     def live_broker_ids(self) -> list[int]:
-        return sorted(b.broker_id for b in self.image.brokers.values() if not b.fenced)
+        return self.image.live_broker_ids()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -101,7 +102,7 @@ class Broker:
             "register", broker_id=self.node_id, host=self.host, port=self.port, incarnation=incarnation
         )
         self.broker_epoch = answer["broker_epoch"]
-        self.image.cluster_id = answer.get("cluster_id", self.image.cluster_id)
+        self.cluster_id = answer.get("cluster_id", "")
         self._tasks = [
             asyncio.create_task(self._follow_metadata(), name="metadata"),
             asyncio.create_task(self._heartbeats(), name="heartbeats"),

@@ -76,7 +76,7 @@ async def apply_changes(broker, changes: list[dict], validate_only: bool) -> lis
                 if result["error_code"] != ErrorCode.none:
                     continue
                 kind = "topic" if change["code"] == TOPIC else "broker"
-                current = broker.image.config(kind, change["name"])
+                current = broker.image.configs.get((kind, change["name"]), {})
                 if any(current.get(k) != v for k, v in change["set"].items()) or \
                         any(k in current for k in change["delete"]):
                     return False

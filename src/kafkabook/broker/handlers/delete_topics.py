@@ -27,7 +27,7 @@ async def handle(broker, request):
     names = []
     for name, topic_id in wanted:
         if name is None and topic_id not in (None, _ZERO):
-            topic = broker.image.topic_by_id(str(topic_id))
+            topic = broker.image.topics_by_id.get(str(topic_id))
             if topic is None:
                 results.append({"name": None, "topic_id": topic_id, "error_code": ErrorCode.unknown_topic_id,
                                 "error_message": None})

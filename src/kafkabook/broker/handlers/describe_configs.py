@@ -24,8 +24,8 @@ def _entry(name, value, source, definition, synonyms, include_synonyms) -> dict:
 
 
 def topic_configs(broker, topic: str, keys, include_synonyms: bool) -> list[dict]:
-    overrides = broker.image.config("topic", topic)
-    broker_dynamic = broker.image.config("broker", "")
+    overrides = broker.image.configs.get(("topic", topic), {})
+    broker_dynamic = broker.image.configs.get(("broker", ""), {})
     static = broker.static_configs
     out = []
     for name in sorted(TOPIC_CONFIGS):
@@ -53,8 +53,8 @@ def topic_configs(broker, topic: str, keys, include_synonyms: bool) -> list[dict
 
 
 def broker_configs(broker, keys, include_synonyms: bool) -> list[dict]:
-    per_broker = broker.image.config("broker", str(broker.node_id))
-    cluster = broker.image.config("broker", "")
+    per_broker = broker.image.configs.get(("broker", str(broker.node_id)), {})
+    cluster = broker.image.configs.get(("broker", ""), {})
     out = []
     for name in sorted(BROKER_CONFIGS):
         if keys is not None and name not in keys:

@@ -33,7 +33,7 @@ def _sessions(broker) -> FetchSessionCache:
 
 def _topic_name(broker, topic, uses_ids: bool) -> str | None:
     if uses_ids:
-        found = broker.image.topic_by_id(str(topic.topic_id))
+        found = broker.image.topics_by_id.get(str(topic.topic_id))
         return found.name if found else None
     return topic.topic
 

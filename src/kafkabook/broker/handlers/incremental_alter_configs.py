@@ -23,7 +23,7 @@ async def handle(broker, request):
     for i, res in enumerate(body.resources):
         kind = "topic" if res.resource_type == TOPIC else "broker"
         catalogue = TOPIC_CONFIGS if res.resource_type == TOPIC else BROKER_CONFIGS
-        current = broker.image.config(kind, res.resource_name)
+        current = broker.image.configs.get((kind, res.resource_name), {})
         to_set: dict[str, str] = {}
         to_delete: list[str] = []
         for cfg in res.configs:

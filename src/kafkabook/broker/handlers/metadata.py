@@ -72,7 +72,7 @@ async def handle(broker, request):
         for wanted in requested:
             topic_id = getattr(wanted, "topic_id", None)
             if wanted.name is None and topic_id is not None and topic_id != uuid.UUID(int=0):
-                topic = broker.image.topic_by_id(str(topic_id))
+                topic = broker.image.topics_by_id.get(str(topic_id))
                 topics.append(topic_entry(broker, topic) if topic else
                               missing_topic(None, topic_id, ErrorCode.unknown_topic_id))
                 continue
@@ -95,7 +95,7 @@ async def handle(broker, request):
     return {
         "throttle_time": 0,
         "brokers": brokers,
-        "cluster_id": broker.image.cluster_id,
+        "cluster_id": broker.cluster_id,
         "controller_id": controller_id(broker),
         "topics": topics,
         "cluster_authorized_operations": NO_OPS,

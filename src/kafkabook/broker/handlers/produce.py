@@ -34,8 +34,7 @@ def _check_batch(broker, topic: str, data: bytes | None) -> tuple[ErrorCode, str
         return ErrorCode.invalid_record, "Produce request has no records"
     problem = records.validate_batch(data)
     if problem:
-        code = ErrorCode.corrupt_message if "crc" in problem.lower() else ErrorCode.invalid_record
-        return code, problem
+        return ErrorCode[problem.error_name.lower()], str(problem)
     max_bytes = int(broker.topic_config(topic, "max.message.bytes"))
     if len(data) > max_bytes:
         return (ErrorCode.message_too_large,
