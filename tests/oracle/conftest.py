@@ -63,9 +63,7 @@ def oracle_jars() -> Path:
         missing = str(exc)
     if "KAFKABOOK_ORACLE_JARS" in os.environ or not shutil.which("mvn"):
         unavailable(f"{missing} (and no Maven to fetch them)")
-    run = subprocess.run(
-        ["bash", str(ORACLE_SCRIPT)], capture_output=True, text=True, timeout=900
-    )
+    run = subprocess.run(["bash", str(ORACLE_SCRIPT)], capture_output=True, text=True, timeout=900)
     if run.returncode != 0:
         tail = (run.stderr.strip().splitlines() or ["no output"])[-1]
         unavailable(f"{missing}; fetching them failed: {tail}")

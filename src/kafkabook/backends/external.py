@@ -264,7 +264,8 @@ async def fetch_metadata_async(
     try:
         async with asyncio.timeout(timeout):
             conn = await create_conn(host, port, request_timeout_ms=int(timeout * 1000), **kwargs)
-            response = await conn.send(MetadataRequest(list(topics) if topics else None))
+            wanted = None if topics is None else list(topics)  # [] asks for no topics
+            response = await conn.send(MetadataRequest(wanted))
     except TimeoutError:
         raise BackendError(f"no Metadata answer from {host}:{port} within {timeout:g}s") from None
     except Exception as exc:  # aiokafka raises many kinds; all mean "not answering"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -494,7 +495,7 @@ def parse_properties(text: str) -> dict[str, str]:
     backslash-continued lines. The inverse of `render_properties`."""
     logical: list[str] = []
     pending = ""
-    for raw in text.splitlines():
+    for raw in re.split(r"\r\n|\r|\n", text):
         line = raw.lstrip(" \t\f")
         if not pending and (not line or line[0] in "#!"):
             continue
