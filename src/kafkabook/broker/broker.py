@@ -56,6 +56,10 @@ class Broker:
         self._tasks: list[asyncio.Task[Any]] = []
         self._ready = asyncio.Event()
         self.metadata_applied = Signal()
+        # Called as listener(replica, is_leader) when this broker gains or loses a partition's
+        # leadership (or the leader epoch changes): the group and transaction coordinators
+        # load and unload their state partitions this way.
+        self.leadership_listeners: list[Callable[[Replica, bool], None]] = []
         self._stopped = asyncio.Event()
 
     # -- configuration -----------------------------------------------------------------------
@@ -230,6 +234,9 @@ class Broker:
                     was_leader = replica.is_leader
                     old_leader, old_epoch = replica.view.leader, replica.view.leader_epoch
                     replica.apply_view(view, now)
+                    if replica.is_leader != was_leader or (replica.is_leader and old_epoch != view.leader_epoch):
+                        for listener in self.leadership_listeners:
+                            listener(replica, replica.is_leader)
                     if replica.is_leader:
                         self.fetchers.remove(replica)
                     elif view.leader >= 0 and (old_leader != view.leader or old_epoch != view.leader_epoch
@@ -257,6 +264,9 @@ class Broker:
 
     def _drop_replica(self, key: tuple[str, int]) -> None:
         replica = self.replicas.pop(key)
+        if replica.is_leader:
+            for listener in self.leadership_listeners:
+                listener(replica, False)
         self.fetchers.remove(replica)
         replica.changed.notify()
         replica.log.delete()
