@@ -90,16 +90,13 @@ def decode_request(frame: bytes) -> RequestFrame:
         ) from None
     try:
         header, offset = _reader(cls.__header_schema__)(frame, 0)
-        body, size = _reader(cls)(frame, offset)
+        body, _ = _reader(cls)(frame, offset)
     except Exception as exc:  # kio raises several types for truncated or garbled input
         raise FrameError(
             f"cannot decode api key {api_key} v{api_version}: {exc}", api_key, api_version, correlation_id
         ) from None
-    if offset + size != len(frame):
-        raise FrameError(
-            f"api key {api_key} v{api_version}: {len(frame) - offset - size} trailing bytes",
-            api_key, api_version, correlation_id,
-        )
+    # Bytes after the body are ignored, as Kafka's request parser ignores them (librdkafka sends
+    # a few after some Metadata versions).
     return RequestFrame(api_key, api_version, correlation_id, header.client_id, body)
 
 
