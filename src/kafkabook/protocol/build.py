@@ -35,6 +35,8 @@ def _plan(cls: type) -> tuple[tuple[str, int, type | None], ...]:
         kind, sub = _PLAIN, None
         hint = hints[f.name]
         kafka_type = f.metadata.get("kafka_type")
+        if type(None) in typing.get_args(hint):  # Optional[X]: plan for X, None passes through
+            hint = next(a for a in typing.get_args(hint) if a is not type(None))
         args = typing.get_args(hint)
         if kafka_type in ("timedelta_i32", "timedelta_i64"):
             kind = _MILLIS
