@@ -4,8 +4,9 @@
 on a 2-core machine, so every oracle test shares it. Each test gets it back with all brokers
 running (a test that killed, stopped or paused a broker is undone after it).
 
-Any test that uses `jvm_cluster` is marked `oracle`. Without Java or the jars the tests skip
-with the reason; under CI (CI=true) they fail instead, so a broken oracle never looks green.
+Any test that uses `jvm_cluster` or `oracle_jars` is marked `oracle`. Without Java or the jars
+the tests skip with the reason; under CI (CI=true) they fail instead, so a broken oracle never
+looks green.
 """
 
 from __future__ import annotations
@@ -38,8 +39,9 @@ def unavailable(reason: str) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    needs_oracle = {"jvm_cluster", "jvm_session_cluster", "oracle_jars"}
     for item in items:
-        if "jvm_cluster" in getattr(item, "fixturenames", ()):
+        if needs_oracle & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.oracle)
 
 

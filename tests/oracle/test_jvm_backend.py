@@ -266,6 +266,36 @@ def test_down_stops_everything_and_up_reattaches_with_data(jvm_cluster: JvmBacke
     assert [n.pid for n in JvmBackend(again.data_dir, brokers=3).up().brokers] == before
 
 
+def test_separate_controller_with_a_dynamic_quorum(oracle_jars: Path, tmp_path: Path):
+    """kraft.py's other shape: a controller-only node 0, two pure brokers, KIP-853 quorum."""
+    backend = JvmBackend(
+        tmp_path / "sep", brokers=2, jars_dir=oracle_jars, mode="separate", quorum="dynamic"
+    )
+    try:
+        status = backend.up()
+        assert [(n.role, n.node_id) for n in status.nodes] == [
+            ("controller", 0),
+            ("broker", 1),
+            ("broker", 2),
+        ]
+        props = (tmp_path / "sep" / "config" / "node-1.properties").read_text()
+        assert "controller.quorum.bootstrap.servers=" in props
+        assert fetch_metadata(status.bootstrap.split(",")[1]).broker_ids == {1, 2}
+        topic = f"sep-{uuid.uuid4().hex[:8]}"
+        create_topic(status.bootstrap, topic, rf=2)
+        wait_for(lambda: partition_state(backend, topic), 30, "the topic")
+        produce(status.bootstrap, topic, [b"x", b"y"])
+        assert consume_all(status.bootstrap, topic, 2) == [b"x", b"y"]
+        # Brokers stop before the controller they need for a controlled shutdown: no waiting
+        # out the stop timeout.
+        t0 = time.monotonic()
+        backend.down()
+        assert time.monotonic() - t0 < 30
+    finally:
+        backend.down()
+    assert all(n.state == "stopped" for n in backend.status().nodes)
+
+
 def test_up_refuses_a_different_shape(jvm_cluster: JvmBackend):
     with pytest.raises(BackendError, match="3-broker"):
         JvmBackend(jvm_cluster.data_dir, brokers=1, jars_dir=jvm_cluster.jars_dir).up()

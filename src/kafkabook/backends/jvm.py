@@ -562,25 +562,35 @@ class JvmBackend(Backend):
         return self.status()
 
     def down(self) -> None:
+        """SIGTERM every node and wait (SIGKILL after `stop_timeout`).
+
+        Pure brokers go first, all together: their controlled shutdown needs a live controller
+        quorum. Then every node that is a controller (in combined mode, all of them) together.
+        """
         state = self._load_state()
         if state is None:
             return
-        procs: dict[int, psutil.Process] = {}
-        for key, info in state["nodes"].items():
-            node_id = int(key)
-            proc = self._process(node_id, info.get("pid"))
-            if proc is None:
-                continue
-            with contextlib.suppress(psutil.NoSuchProcess):
-                proc.send_signal(signal.SIGCONT)  # a paused JVM cannot act on SIGTERM
-                proc.send_signal(signal.SIGTERM)
-            procs[node_id] = proc
-        deadline = time.monotonic() + self.stop_timeout
-        for node_id, proc in procs.items():
-            if not self._wait_gone(node_id, proc, max(0.0, deadline - time.monotonic())):
+        cluster = self._plan(state)
+        phases = [
+            [n.node_id for n in cluster.nodes if not n.is_controller],
+            [n.node_id for n in cluster.nodes if n.is_controller],
+        ]
+        for phase in phases:
+            procs: dict[int, psutil.Process] = {}
+            for node_id in phase:
+                proc = self._process(node_id, state["nodes"][str(node_id)].get("pid"))
+                if proc is None:
+                    continue
                 with contextlib.suppress(psutil.NoSuchProcess):
-                    proc.kill()
-                self._wait_gone(node_id, proc, 10.0)
+                    proc.send_signal(signal.SIGCONT)  # a paused JVM cannot act on SIGTERM
+                    proc.send_signal(signal.SIGTERM)
+                procs[node_id] = proc
+            deadline = time.monotonic() + self.stop_timeout
+            for node_id, proc in procs.items():
+                if not self._wait_gone(node_id, proc, max(0.0, deadline - time.monotonic())):
+                    with contextlib.suppress(psutil.NoSuchProcess):
+                        proc.kill()
+                    self._wait_gone(node_id, proc, 10.0)
         for key in state["nodes"]:
             state["nodes"][key].update(pid=None, state="stopped")
             (self.data_dir / f"node-{key}.pid").unlink(missing_ok=True)
