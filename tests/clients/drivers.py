@@ -43,6 +43,12 @@ class Driver:
     def consume(self, topic: str, count: int, timeout: float = 20) -> list[Rec]: ...
 
 
+def _field(entry: dict, old_name: str, new_name: str):
+    """Admin clients name partition fields after the old (kafka-python 2, aiokafka) or the
+    new (kafka-python 3: the protocol's own) schema names."""
+    return entry[old_name] if old_name in entry else entry[new_name]
+
+
 class ConfluentDriver(Driver):
     name = "confluent-kafka"
 
@@ -187,14 +193,11 @@ class KafkaPythonDriver(Driver):
             admin.close()
         if desc["error_code"] != 0:
             raise RuntimeError(f"error {desc['error_code']}")
-        return {
-            p["partition"]: {
-                "leader": p["leader"],
-                "replicas": list(p["replicas"]),
-                "isr": list(p["isr"]),
-            }
-            for p in desc["partitions"]
-        }
+        return {_field(p, "partition", "partition_index"): {
+            "leader": _field(p, "leader", "leader_id"),
+            "replicas": list(_field(p, "replicas", "replica_nodes")),
+            "isr": list(_field(p, "isr", "isr_nodes")),
+        } for p in desc["partitions"]}
 
     def delete_topic(self, topic):
         admin = self._admin()
@@ -307,14 +310,11 @@ class AiokafkaDriver(Driver):
         (desc,) = self._run(go())
         if desc["error_code"] != 0:
             raise RuntimeError(f"error {desc['error_code']}")
-        return {
-            p["partition"]: {
-                "leader": p["leader"],
-                "replicas": list(p["replicas"]),
-                "isr": list(p["isr"]),
-            }
-            for p in desc["partitions"]
-        }
+        return {_field(p, "partition", "partition_index"): {
+            "leader": _field(p, "leader", "leader_id"),
+            "replicas": list(_field(p, "replicas", "replica_nodes")),
+            "isr": list(_field(p, "isr", "isr_nodes")),
+        } for p in desc["partitions"]}
 
     def delete_topic(self, topic):
         from aiokafka.admin import AIOKafkaAdminClient
@@ -357,7 +357,8 @@ class AiokafkaDriver(Driver):
             finally:
                 await p.stop()
             return [
-                Rec(r.key, r.value, r.headers, m.partition, m.offset)
+                # acks=0 gives no metadata back
+                Rec(r.key, r.value, r.headers, m and m.partition, m and m.offset)
                 for r, m in zip(records, metas)
             ]
 

@@ -10,9 +10,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from . import records
 from .isr import FollowerProgress, caught_up_after_fetch, high_watermark, lagging_replicas, may_join_isr
 from .log import PartitionLog
+from .txn.producer_state import ProducerStateManager
 from .wakeup import Signal
+
+
+class ProduceRejected(Exception):
+    """The batch is refused; `error` is the Kafka error name (for example
+    OUT_OF_ORDER_SEQUENCE_NUMBER)."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +55,8 @@ class Replica:
     isr_change_pending: bool = False
     # Fired when the log end offset or the high watermark moves.
     changed: Signal = field(default_factory=Signal)
+    # Idempotent producers' sequence state, folded lazily from the log's batch headers.
+    producers: ProducerStateManager = field(default_factory=ProducerStateManager)
 
     @property
     def is_leader(self) -> bool:
@@ -81,11 +94,44 @@ class Replica:
     # -- leader side -------------------------------------------------------------------------
 
     def append_as_leader(self, batch: bytes) -> tuple[int, int]:
-        """Append one validated batch, assigning its offsets; returns (base, last) offsets."""
+        """Append one validated batch, assigning its offsets; returns (base, last) offsets.
+
+        A retry of one of an idempotent producer's last five batches is not appended again:
+        its original offsets come back. A fenced epoch or a sequence gap raises ProduceRejected.
+        """
+        header = records.parse_header(batch)
+        idempotent = header.producer_id >= 0
+        if idempotent:
+            self._catch_up_producer_state()
+            first_seq = header.base_sequence
+            last_seq = (first_seq + header.last_offset_delta) % (2**31)
+            decision = self.producers.check(header.producer_id, header.producer_epoch, first_seq, last_seq)
+            if decision.action == "reject":
+                raise ProduceRejected(decision.error or "UNKNOWN_SERVER_ERROR")
+            if decision.action == "duplicate":
+                return decision.base_offset, decision.base_offset + header.last_offset_delta
         base, last = self.log.append_as_leader(batch, self.view.leader_epoch)
+        if idempotent:
+            self.producers.record(header.producer_id, header.producer_epoch, first_seq, last_seq, base, last)
         self._advance_high_watermark()
         self.changed.notify()
         return base, last
+
+    def _catch_up_producer_state(self) -> None:
+        """Fold batches written since the last look (as follower, or before a restart)."""
+        position = max(self.producers.scanned_to, self.log.log_start_offset)
+        end = self.log.log_end_offset
+        while position < end:
+            chunk = self.log.read(position, 1 << 20)
+            if not chunk:
+                break
+            for _, h in records.iter_batches(chunk):
+                if h.producer_id >= 0 and not h.is_control:
+                    first = h.base_sequence
+                    self.producers.record(h.producer_id, h.producer_epoch, first,
+                                          (first + h.last_offset_delta) % (2**31), h.base_offset, h.last_offset)
+                position = h.last_offset + 1
+        self.producers.scanned_to = max(self.producers.scanned_to, position)
 
     def record_follower_fetch(self, follower: int, fetch_offset: int, now_ms: int) -> None:
         """A follower fetched from `fetch_offset`: it holds everything below it."""
@@ -134,5 +180,6 @@ class Replica:
         """Drop a divergent tail found through OffsetForLeaderEpoch."""
         if offset < self.log.log_end_offset:
             self.log.truncate_to(offset)
+            self.producers.reset(self.log.log_start_offset)
             self.high_watermark = min(self.high_watermark, offset)
             self.changed.notify()

@@ -130,6 +130,8 @@ class MetadataImage:
     controller_id: int = -1
     controller_epoch: int = 0
     offset: int = -1
+    #: The first producer id not yet handed to a broker (``producer_ids`` records).
+    next_producer_id: int = 0
 
     def apply(self, record: Mapping[str, Any], offset: int | None = None) -> None:
         """Apply one metadata record; ``offset``, when given, becomes :attr:`offset`.
@@ -186,6 +188,8 @@ class MetadataImage:
                 # Kafka drops a deleted topic's config overrides with it; a topic re-created
                 # under the same name starts from the defaults again.
                 self.configs.pop((TOPIC_RESOURCE, gone.name), None)
+        elif kind == "producer_ids":
+            self.next_producer_id = int(record["next_producer_id"])
         elif kind == "config":
             key = (str(record["resource_type"]), str(record["name"]))
             current = dict(self.configs.get(key, {}))
@@ -217,6 +221,7 @@ class MetadataImage:
         self.controller_id = -1
         self.controller_epoch = 0
         self.offset = -1
+        self.next_producer_id = 0
 
     # Queries: small helpers both the controller and the brokers need.
 

@@ -74,6 +74,9 @@ from kafkabook.broker.state import (
 
 log = logging.getLogger("kafkabook.controller")
 
+# Producer ids are handed out in blocks of this size, as Kafka does (KIP-730).
+PRODUCER_ID_BLOCK_SIZE = 1000
+
 #: Controller settings and their bundled defaults. Two differ from Kafka's on purpose, so that a
 #: failover is visible within a lesson: broker.session.timeout.ms (Kafka: 9000) and
 #: leader.imbalance.check.interval.seconds (Kafka: 300). default.replication.factor is absent:
@@ -238,6 +241,7 @@ class Controller:
             "alter_configs": self.op_alter_configs,
             "elect_leaders": self.op_elect_leaders,
             "describe_quorum": self.op_describe_quorum,
+            "allocate_producer_ids": self.op_allocate_producer_ids,
         }
 
     # ------------------------------------------------------------------ lifecycle
@@ -576,6 +580,13 @@ class Controller:
             "records": [e.to_json() for e in entries],
             "end_offset": metadata_log.end_offset,
         }
+
+    def op_allocate_producer_ids(self, req: dict[str, Any]) -> dict[str, Any]:
+        """Hand a broker the next block of producer ids (KIP-730's AllocateProducerIds)."""
+        first = self.image.next_producer_id
+        self._write([{"type": "producer_ids", "broker_id": int(req["broker_id"]),
+                      "next_producer_id": first + PRODUCER_ID_BLOCK_SIZE}])
+        return {"first_producer_id": first, "count": PRODUCER_ID_BLOCK_SIZE}
 
     def op_describe_quorum(self, req: dict[str, Any]) -> dict[str, Any]:
         end = self.metadata_log.end_offset

@@ -5,8 +5,11 @@ max.message.bytes long; the leader stores it as sent, assigning offsets by patch
 acks=0 sends no response; acks=1 answers after the leader's append; acks=-1 checks the ISR
 against min.insync.replicas first (NOT_ENOUGH_REPLICAS) and answers once the high watermark
 passes the batch, with REQUEST_TIMED_OUT or NOT_ENOUGH_REPLICAS_AFTER_APPEND otherwise.
-Version notes: transactional and idempotent produce (producer state, sequence checks) are not
-implemented yet; LogAppendTime topics keep the producer's timestamps (docs/differences.md).
+Idempotent producers' batches are checked against the partition's producer state: a retry of
+one of the last five batches gets its original offset back, a stale epoch INVALID_PRODUCER_EPOCH,
+a sequence gap OUT_OF_ORDER_SEQUENCE_NUMBER.
+Version notes: transactional batches are refused (INVALID_TXN_STATE) until transactions exist;
+LogAppendTime topics keep the producer's timestamps (docs/differences.md).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import time
 
 from ...protocol.errors import ErrorCode
 from .. import records
+from ..replica import ProduceRejected
 from . import api
 
 VALID_ACKS = (-1, 0, 1)
@@ -59,7 +63,13 @@ async def _produce_partition(broker, topic: str, part, acks: int, deadline: floa
         return _error(index, ErrorCode.not_enough_replicas,
                       f"The size of the current ISR {sorted(replica.view.isr)} is insufficient to "
                       f"satisfy the min.isr requirement of {min_isr} for partition {topic}-{index}")
-    base, last = replica.append_as_leader(bytes(part.records))
+    if records.parse_header(part.records).is_transactional:
+        return _error(index, ErrorCode.invalid_txn_state,
+                      "Transactional produce is not supported by the bundled cluster yet")
+    try:
+        base, last = replica.append_as_leader(bytes(part.records))
+    except ProduceRejected as exc:
+        return _error(index, ErrorCode[exc.error.lower()])
     if acks == -1:
         done = await broker.wait_for_high_watermark(replica, last + 1, deadline - time.monotonic())
         if not done:
