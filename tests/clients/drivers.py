@@ -122,6 +122,19 @@ class ConfluentDriver(Driver):
         assert p.flush(20) == 0
         return delivered
 
+    def consume_all(self, topic, timeout=30):
+        """Every record up to each partition's high watermark as of now."""
+        from confluent_kafka import Consumer, TopicPartition
+
+        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"g-{uuid.uuid4()}",
+                      "enable.auto.commit": False})
+        try:
+            parts = c.list_topics(topic, timeout=10).topics[topic].partitions
+            ends = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts}
+        finally:
+            c.close()
+        return self.consume(topic, sum(ends.values()), timeout)
+
     def consume(self, topic, count, timeout=20):
         from confluent_kafka import Consumer
 

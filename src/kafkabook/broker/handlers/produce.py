@@ -72,6 +72,9 @@ async def _produce_partition(broker, topic: str, part, acks: int, deadline: floa
         return _error(index, ErrorCode[exc.error.lower()])
     if acks == -1:
         done = await broker.wait_for_high_watermark(replica, last + 1, deadline - time.monotonic())
+        if done and len(replica.view.isr) < min_isr:
+            # Replicated to the ISR, but the ISR shrank below min.insync.replicas meanwhile.
+            return _error(index, ErrorCode.not_enough_replicas_after_append)
         if not done:
             if len(replica.view.isr) < min_isr:
                 return _error(index, ErrorCode.not_enough_replicas_after_append)
