@@ -126,11 +126,18 @@ class ConfluentDriver(Driver):
         """Every record up to each partition's high watermark as of now."""
         from confluent_kafka import Consumer, TopicPartition
 
-        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"g-{uuid.uuid4()}",
-                      "enable.auto.commit": False})
+        c = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "group.id": f"g-{uuid.uuid4()}",
+                "enable.auto.commit": False,
+            }
+        )
         try:
             parts = c.list_topics(topic, timeout=10).topics[topic].partitions
-            ends = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts}
+            ends = {
+                p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts
+            }
         finally:
             c.close()
         return self.consume(topic, sum(ends.values()), timeout)
@@ -206,11 +213,14 @@ class KafkaPythonDriver(Driver):
             admin.close()
         if desc["error_code"] != 0:
             raise RuntimeError(f"error {desc['error_code']}")
-        return {_field(p, "partition", "partition_index"): {
-            "leader": _field(p, "leader", "leader_id"),
-            "replicas": list(_field(p, "replicas", "replica_nodes")),
-            "isr": list(_field(p, "isr", "isr_nodes")),
-        } for p in desc["partitions"]}
+        return {
+            _field(p, "partition", "partition_index"): {
+                "leader": _field(p, "leader", "leader_id"),
+                "replicas": list(_field(p, "replicas", "replica_nodes")),
+                "isr": list(_field(p, "isr", "isr_nodes")),
+            }
+            for p in desc["partitions"]
+        }
 
     def delete_topic(self, topic):
         admin = self._admin()
@@ -323,11 +333,14 @@ class AiokafkaDriver(Driver):
         (desc,) = self._run(go())
         if desc["error_code"] != 0:
             raise RuntimeError(f"error {desc['error_code']}")
-        return {_field(p, "partition", "partition_index"): {
-            "leader": _field(p, "leader", "leader_id"),
-            "replicas": list(_field(p, "replicas", "replica_nodes")),
-            "isr": list(_field(p, "isr", "isr_nodes")),
-        } for p in desc["partitions"]}
+        return {
+            _field(p, "partition", "partition_index"): {
+                "leader": _field(p, "leader", "leader_id"),
+                "replicas": list(_field(p, "replicas", "replica_nodes")),
+                "isr": list(_field(p, "isr", "isr_nodes")),
+            }
+            for p in desc["partitions"]
+        }
 
     def delete_topic(self, topic):
         from aiokafka.admin import AIOKafkaAdminClient
@@ -372,7 +385,7 @@ class AiokafkaDriver(Driver):
             return [
                 # acks=0 gives no metadata back
                 Rec(r.key, r.value, r.headers, m and m.partition, m and m.offset)
-                for r, m in zip(records, metas)
+                for r, m in zip(records, metas, strict=True)
             ]
 
         return self._run(go())
@@ -412,7 +425,7 @@ class AiokafkaDriver(Driver):
 
 
 class KcatDriver(Driver):
-    """kcat has no admin verbs: topics are created by auto-creation and deleted with another client."""
+    """kcat has no admin verbs: its topics are made and deleted with another client."""
 
     name = "kcat"
 

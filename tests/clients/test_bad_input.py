@@ -56,12 +56,17 @@ def still_serving(address) -> bool:
     return round_trip(address, struct.pack(">i", len(request)) + request) is not None
 
 
-@pytest.mark.parametrize("payload", [
-    struct.pack(">i", 12) + b"\x00\x03\x00\x0c\xff\xff\xff\xff\xff\xff\xff\xff",   # garbled Metadata
-    struct.pack(">i", 200 * 1024 * 1024),                                         # > socket.request.max.bytes
-    struct.pack(">i", -5),                                                         # negative size
-    struct.pack(">i", 10) + struct.pack(">hhih", 999, 0, 7, 0),                    # unknown API key
-], ids=["garbled", "oversized", "negative", "unknown-key"])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        struct.pack(">i", 12)
+        + b"\x00\x03\x00\x0c\xff\xff\xff\xff\xff\xff\xff\xff",  # garbled Metadata
+        struct.pack(">i", 200 * 1024 * 1024),  # > socket.request.max.bytes
+        struct.pack(">i", -5),  # negative size
+        struct.pack(">i", 10) + struct.pack(">hhih", 999, 0, 7, 0),  # unknown API key
+    ],
+    ids=["garbled", "oversized", "negative", "unknown-key"],
+)
 def test_malformed_requests_close_only_that_connection(bundled_cluster, payload):
     address = first_broker(bundled_cluster)
     assert round_trip(address, payload) is None
@@ -80,11 +85,18 @@ def test_unknown_api_versions_version_gets_v0_answer_with_ranges(bundled_cluster
 
 def test_corrupt_crc_is_corrupt_message(bundled_cluster):
     topic = f"crc-{uuid.uuid4().hex[:6]}"
-    KafkaAdminClient(bootstrap_servers=bundled_cluster.bootstrap).create_topics([NewTopic(topic, 1, 1)])
+    KafkaAdminClient(bootstrap_servers=bundled_cluster.bootstrap).create_topics(
+        [NewTopic(topic, 1, 1)]
+    )
     batch = bytearray(encode_batch([(b"k", b"v")]))
     batch[-1] ^= 0xFF
-    request = build(ProduceRequest, transactional_id=None, acks=1, timeout=5000, topic_data=[
-        {"name": topic, "partition_data": [{"index": 0, "records": bytes(batch)}]}])
+    request = build(
+        ProduceRequest,
+        transactional_id=None,
+        acks=1,
+        timeout=5000,
+        topic_data=[{"name": topic, "partition_data": [{"index": 0, "records": bytes(batch)}]}],
+    )
     # Whichever broker leads the partition answers; ask them all until one is the leader.
     codes = set()
     for address in bundled_cluster.bootstrap.split(","):
@@ -114,8 +126,9 @@ def test_admin_errors_match_kafka(bundled_cluster):
 
 def test_oversized_record_is_message_too_large(bundled_cluster):
     topic = f"big-{uuid.uuid4().hex[:6]}"
-    producer = KafkaProducer(bootstrap_servers=bundled_cluster.bootstrap, max_request_size=4 << 20,
-                             retries=0, acks=1)
+    producer = KafkaProducer(
+        bootstrap_servers=bundled_cluster.bootstrap, max_request_size=4 << 20, retries=0, acks=1
+    )
     try:
         with pytest.raises(MessageSizeTooLargeError):
             producer.send(topic, b"x" * (2 << 20)).get(15)

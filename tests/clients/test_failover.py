@@ -44,8 +44,13 @@ def test_not_enough_replicas_then_recovery(cluster):
     # The controller fences them after the 2 s session timeout and shrinks the ISR.
     assert wait_until(lambda: admin.describe(topic)[0]["isr"] == [leader], 10)
 
-    producer = KafkaProducer(bootstrap_servers=f"127.0.0.1:{cluster.status().brokers[leader - 1].port}",
-                             acks="all", retries=0, enable_idempotence=False, request_timeout_ms=5000)
+    producer = KafkaProducer(
+        bootstrap_servers=f"127.0.0.1:{cluster.status().brokers[leader - 1].port}",
+        acks="all",
+        retries=0,
+        enable_idempotence=False,
+        request_timeout_ms=5000,
+    )
     try:
         with pytest.raises(NotEnoughReplicasError):
             producer.send(topic, b"refused").get(10)
@@ -71,8 +76,15 @@ def test_leader_sigkill_during_acks_all_loses_no_acked_record(cluster):
     stop = threading.Event()
 
     def produce():
-        p = Producer({"bootstrap.servers": cluster.bootstrap, "acks": "all", "linger.ms": 1,
-                      "message.timeout.ms": 30000, "retry.backoff.ms": 50})
+        p = Producer(
+            {
+                "bootstrap.servers": cluster.bootstrap,
+                "acks": "all",
+                "linger.ms": 1,
+                "message.timeout.ms": 30000,
+                "retry.backoff.ms": 50,
+            }
+        )
 
         def report(err, msg):
             if err is None:

@@ -23,23 +23,49 @@ from kafkabook.protocol.framing import (
     response_class,
 )
 
-TOPIC = {"error_code": 0, "name": "t", "topic_id": "7b0c9d2e-4a1f-4a4e-9a51-3c2f8f1e2a10", "is_internal": False,
-         "partitions": [{"error_code": 0, "partition_index": 0, "leader_id": 1, "leader_epoch": 3,
-                         "replica_nodes": [1, 2], "isr_nodes": [1], "offline_replicas": [2]}]}
+TOPIC = {
+    "error_code": 0,
+    "name": "t",
+    "topic_id": "7b0c9d2e-4a1f-4a4e-9a51-3c2f8f1e2a10",
+    "is_internal": False,
+    "partitions": [
+        {
+            "error_code": 0,
+            "partition_index": 0,
+            "leader_id": 1,
+            "leader_epoch": 3,
+            "replica_nodes": [1, 2],
+            "isr_nodes": [1],
+            "offline_replicas": [2],
+        }
+    ],
+}
 
 
 def test_request_round_trip_keeps_header_fields():
-    wire = encode_request(ApiVersionsRequest(client_software_name="kb", client_software_version="1"), 42, "me")
+    wire = encode_request(
+        ApiVersionsRequest(client_software_name="kb", client_software_version="1"), 42, "me"
+    )
     (size,) = struct.unpack(">i", wire[:4])
     assert size == len(wire) - 4
     frame = decode_request(wire[4:])
-    assert (frame.api_key, frame.api_version, frame.correlation_id, frame.client_id) == (18, 3, 42, "me")
+    assert (frame.api_key, frame.api_version, frame.correlation_id, frame.client_id) == (
+        18,
+        3,
+        42,
+        "me",
+    )
     assert frame.body.client_software_name == "kb"
 
 
 def test_build_fits_one_description_to_old_and_new_versions():
-    fields = {"throttle_time": 0, "brokers": [{"node_id": 1, "host": "h", "port": 1, "rack": None}],
-              "cluster_id": "c", "controller_id": 1, "topics": [TOPIC]}
+    fields = {
+        "throttle_time": 0,
+        "brokers": [{"node_id": 1, "host": "h", "port": 1, "rack": None}],
+        "cluster_id": "c",
+        "controller_id": 1,
+        "topics": [TOPIC],
+    }
     new = build(MetadataV12, **fields)
     old = build(MetadataV1, **fields)
     assert new.topics[0].partitions[0].leader_epoch == 3
@@ -58,14 +84,18 @@ def test_unknown_version_is_reported_with_its_correlation_id():
     assert info.value.correlation_id == 1234
 
 
-@pytest.mark.parametrize("garbage", [b"", b"\x00\x03", struct.pack(">hhi", 3, 12, 5) + b"\xff\xff\xff"])
+@pytest.mark.parametrize(
+    "garbage", [b"", b"\x00\x03", struct.pack(">hhi", 3, 12, 5) + b"\xff\xff\xff"]
+)
 def test_garbled_frames_raise_frame_error(garbage):
     with pytest.raises(FrameError):
         decode_request(garbage)
 
 
 def test_trailing_bytes_are_ignored_as_kafka_does():
-    body = MetadataRequest(topics=None, allow_auto_topic_creation=True, include_topic_authorized_operations=False)
+    body = MetadataRequest(
+        topics=None, allow_auto_topic_creation=True, include_topic_authorized_operations=False
+    )
     wire = encode_request(body, 1, None)
     assert decode_request(wire[4:] + b"\x00\x00\x00").body == body
 
@@ -73,4 +103,7 @@ def test_trailing_bytes_are_ignored_as_kafka_does():
 def test_every_advertised_version_has_kio_types():
     for api in load_all().values():
         for version in range(api.min_version, api.max_version + 1):
-            assert request_class(api.key, version) and response_class(api.key, version), (api.name, version)
+            assert request_class(api.key, version) and response_class(api.key, version), (
+                api.name,
+                version,
+            )

@@ -13,7 +13,9 @@ from .broker import Broker
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m kafkabook.broker", description="A kafkabook broker.")
+    parser = argparse.ArgumentParser(
+        prog="python -m kafkabook.broker", description="A kafkabook broker."
+    )
     parser.add_argument("--node-id", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
@@ -35,8 +37,11 @@ async def serve(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format=f"%(asctime)s broker-{args.node_id} %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format=f"%(asctime)s broker-{args.node_id} %(levelname)s %(name)s: %(message)s",
+    )
     asyncio.run(serve(args))
 
 

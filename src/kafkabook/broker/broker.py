@@ -37,8 +37,15 @@ def now_ms() -> int:
 class Broker:
     """A Kafka broker of the bundled cluster."""
 
-    def __init__(self, node_id: int, host: str, port: int, data_dir: Path, controller: tuple[str, int],
-                 configs: dict[str, str]) -> None:
+    def __init__(
+        self,
+        node_id: int,
+        host: str,
+        port: int,
+        data_dir: Path,
+        controller: tuple[str, int],
+        configs: dict[str, str],
+    ) -> None:
         self.node_id = node_id
         self.host = host
         self.port = port
@@ -54,6 +61,8 @@ class Broker:
         self.fenced = True
         self.shutting_down = False
         self._tasks: list[asyncio.Task[Any]] = []
+        # Fire-and-forget tasks (ISR change requests), kept referenced until they finish.
+        self._background: set[asyncio.Task[Any]] = set()
         self._ready = asyncio.Event()
         self.metadata_applied = Signal()
         # Called as listener(replica, is_leader) when this broker gains or loses a partition's
@@ -88,7 +97,9 @@ class Broker:
 
     def topic_config(self, topic: str, name: str) -> str | None:
         """A topic config's effective value (topic override, broker setting, Kafka default)."""
-        value, _ = effective_topic_config(name, self.image.configs.get(("topic", topic), {}), self.broker_config_values())
+        value, _ = effective_topic_config(
+            name, self.image.configs.get(("topic", topic), {}), self.broker_config_values()
+        )
         return value
 
     # -- metadata views ----------------------------------------------------------------------
@@ -103,7 +114,11 @@ class Broker:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         incarnation = self._incarnation()
         answer = await self.controller.call(
-            "register", broker_id=self.node_id, host=self.host, port=self.port, incarnation=incarnation
+            "register",
+            broker_id=self.node_id,
+            host=self.host,
+            port=self.port,
+            incarnation=incarnation,
         )
         self.broker_epoch = answer["broker_epoch"]
         self.cluster_id = answer.get("cluster_id", "")
@@ -127,8 +142,11 @@ class Broker:
         while time.monotonic() < deadline:
             try:
                 answer = await self.controller.call(
-                    "heartbeat", broker_id=self.node_id, broker_epoch=self.broker_epoch,
-                    metadata_offset=self.image.offset, want_shutdown=True,
+                    "heartbeat",
+                    broker_id=self.node_id,
+                    broker_epoch=self.broker_epoch,
+                    metadata_offset=self.image.offset,
+                    want_shutdown=True,
                 )
                 if answer.get("shutdown_ok"):
                     break
@@ -161,8 +179,11 @@ class Broker:
         while not self.shutting_down:
             try:
                 answer = await self.controller.call(
-                    "heartbeat", broker_id=self.node_id, broker_epoch=self.broker_epoch,
-                    metadata_offset=self.image.offset, want_shutdown=False,
+                    "heartbeat",
+                    broker_id=self.node_id,
+                    broker_epoch=self.broker_epoch,
+                    metadata_offset=self.image.offset,
+                    want_shutdown=False,
                 )
                 self.fenced = bool(answer.get("fenced"))
                 if answer.get("error") == "STALE_BROKER_EPOCH" or answer.get("reregister"):
@@ -178,15 +199,20 @@ class Broker:
 
     async def _reregister(self) -> None:
         answer = await self.controller.call(
-            "register", broker_id=self.node_id, host=self.host, port=self.port, incarnation=self._incarnation()
+            "register",
+            broker_id=self.node_id,
+            host=self.host,
+            port=self.port,
+            incarnation=self._incarnation(),
         )
         self.broker_epoch = answer["broker_epoch"]
 
     async def _follow_metadata(self) -> None:
         while True:
             try:
-                answer = await self.controller.call("fetch_metadata", from_offset=self.image.offset + 1,
-                                                    max_wait_ms=500)
+                answer = await self.controller.call(
+                    "fetch_metadata", from_offset=self.image.offset + 1, max_wait_ms=500
+                )
             except (ControllerError, OSError) as exc:
                 log.warning("metadata fetch failed: %s", exc)
                 await asyncio.sleep(0.2)
@@ -222,8 +248,13 @@ class Broker:
                     continue
                 key = (topic.name, index)
                 wanted.add(key)
-                view = PartitionView(tuple(state.replicas), tuple(state.isr), state.leader,
-                                     state.leader_epoch, state.partition_epoch)
+                view = PartitionView(
+                    tuple(state.replicas),
+                    tuple(state.isr),
+                    state.leader,
+                    state.leader_epoch,
+                    state.partition_epoch,
+                )
                 replica = self.replicas.get(key)
                 if replica is None or replica.topic_id != topic.topic_id:
                     if replica is not None:  # a topic re-created under the same name
@@ -234,13 +265,19 @@ class Broker:
                     was_leader = replica.is_leader
                     old_leader, old_epoch = replica.view.leader, replica.view.leader_epoch
                     replica.apply_view(view, now)
-                    if replica.is_leader != was_leader or (replica.is_leader and old_epoch != view.leader_epoch):
+                    if replica.is_leader != was_leader or (
+                        replica.is_leader and old_epoch != view.leader_epoch
+                    ):
                         for listener in self.leadership_listeners:
                             listener(replica, replica.is_leader)
                     if replica.is_leader:
                         self.fetchers.remove(replica)
-                    elif view.leader >= 0 and (old_leader != view.leader or old_epoch != view.leader_epoch
-                                               or was_leader or not self.fetchers.has(replica)):
+                    elif view.leader >= 0 and (
+                        old_leader != view.leader
+                        or old_epoch != view.leader_epoch
+                        or was_leader
+                        or not self.fetchers.has(replica)
+                    ):
                         self.fetchers.follow(replica, view.leader)
                     elif view.leader < 0:
                         self.fetchers.remove(replica)
@@ -250,16 +287,26 @@ class Broker:
             if key not in wanted:
                 self._drop_replica(key)
 
-    def _open_replica(self, topic: str, topic_id: str, partition: int, view: PartitionView) -> Replica:
+    def _open_replica(
+        self, topic: str, topic_id: str, partition: int, view: PartitionView
+    ) -> Replica:
         path = self.replica_dir(topic, partition)
         meta = path / "partition.metadata"
         if path.exists() and meta.exists() and topic_id not in meta.read_text():
             shutil.rmtree(path)  # leftovers of a deleted topic with the same name
         part_log = PartitionLog.open(path, self.log_config(topic))
         meta.write_text(f"version: 0\ntopic_id: {topic_id}\n")
-        replica = Replica(topic=topic, topic_id=topic_id, partition=partition, node_id=self.node_id,
-                          log=part_log, view=PartitionView((), (), -1, -1, -1))
-        replica.high_watermark = min(self._hw_checkpoint.get((topic, partition), 0), part_log.log_end_offset)
+        replica = Replica(
+            topic=topic,
+            topic_id=topic_id,
+            partition=partition,
+            node_id=self.node_id,
+            log=part_log,
+            view=PartitionView((), (), -1, -1, -1),
+        )
+        replica.high_watermark = min(
+            self._hw_checkpoint.get((topic, partition), 0), part_log.log_end_offset
+        )
         return replica
 
     def _drop_replica(self, key: tuple[str, int]) -> None:
@@ -284,8 +331,13 @@ class Broker:
                 lagging = replica.isr_to_remove(now, max_lag)
                 if lagging:
                     new_isr = [r for r in replica.view.isr if r not in lagging]
-                    log.info("shrinking ISR of %s-%d from %s to %s", replica.topic, replica.partition,
-                             list(replica.view.isr), new_isr)
+                    log.info(
+                        "shrinking ISR of %s-%d from %s to %s",
+                        replica.topic,
+                        replica.partition,
+                        list(replica.view.isr),
+                        new_isr,
+                    )
                     self.request_isr_change(replica, new_isr)
 
     def maybe_expand_isr(self, replica: Replica) -> None:
@@ -305,9 +357,13 @@ class Broker:
         async def send() -> None:
             try:
                 await self.controller.call(
-                    "alter_partition", broker_id=self.node_id, broker_epoch=self.broker_epoch,
-                    topic_id=replica.topic_id, partition=replica.partition,
-                    leader_epoch=replica.view.leader_epoch, partition_epoch=replica.view.partition_epoch,
+                    "alter_partition",
+                    broker_id=self.node_id,
+                    broker_epoch=self.broker_epoch,
+                    topic_id=replica.topic_id,
+                    partition=replica.partition,
+                    leader_epoch=replica.view.leader_epoch,
+                    partition_epoch=replica.view.partition_epoch,
                     new_isr=new_isr,
                 )
             except (ControllerError, OSError) as exc:
@@ -315,7 +371,9 @@ class Broker:
                 replica.isr_change_pending = False
             # On success the new partition record arrives through metadata and clears the flag.
 
-        asyncio.create_task(send())
+        task = asyncio.create_task(send())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     # -- high watermark checkpoint -----------------------------------------------------------
 
@@ -344,7 +402,9 @@ class Broker:
 
     # -- helpers for handlers ----------------------------------------------------------------
 
-    async def wait_for_high_watermark(self, replica: Replica, offset: int, timeout_s: float) -> bool:
+    async def wait_for_high_watermark(
+        self, replica: Replica, offset: int, timeout_s: float
+    ) -> bool:
         """Wait until the replica's high watermark reaches `offset` (acks=all)."""
         deadline = time.monotonic() + timeout_s
         while replica.high_watermark < offset:
@@ -360,14 +420,24 @@ class Broker:
         try:
             await self.controller.call(
                 "create_topics",
-                topics=[{"name": n, "num_partitions": -1, "replication_factor": -1, "assignments": None,
-                         "configs": {}} for n in names],
+                topics=[
+                    {
+                        "name": n,
+                        "num_partitions": -1,
+                        "replication_factor": -1,
+                        "assignments": None,
+                        "configs": {},
+                    }
+                    for n in names
+                ],
                 validate_only=False,
             )
         except (ControllerError, OSError) as exc:
             log.info("auto-creating %s failed: %s", names, exc)
 
-    async def wait_for_metadata(self, predicate: Callable[[], bool], timeout_s: float = 5.0) -> bool:
+    async def wait_for_metadata(
+        self, predicate: Callable[[], bool], timeout_s: float = 5.0
+    ) -> bool:
         """Wait until `predicate()` holds on the applied metadata (after a controller write)."""
         deadline = time.monotonic() + timeout_s
         while not predicate():

@@ -21,7 +21,9 @@ class FollowerProgress:
     last_fetch_ms: int = 0
 
 
-def high_watermark(leader_id: int, leader_leo: int, isr: list[int], followers: dict[int, FollowerProgress]) -> int:
+def high_watermark(
+    leader_id: int, leader_leo: int, isr: list[int], followers: dict[int, FollowerProgress]
+) -> int:
     """The minimum log end offset over the ISR (the leader counts with its own LEO)."""
     hw = leader_leo
     for replica in isr:
@@ -37,8 +39,13 @@ def caught_up_after_fetch(fetch_offset: int, leader_leo: int, leo_at_last_fetch:
     return fetch_offset >= leader_leo or fetch_offset >= leo_at_last_fetch
 
 
-def lagging_replicas(isr: list[int], leader_id: int, followers: dict[int, FollowerProgress],
-                     now_ms: int, max_lag_ms: int) -> list[int]:
+def lagging_replicas(
+    isr: list[int],
+    leader_id: int,
+    followers: dict[int, FollowerProgress],
+    now_ms: int,
+    max_lag_ms: int,
+) -> list[int]:
     """ISR members that have not caught up for longer than replica.lag.time.max.ms."""
     out = []
     for replica in isr:

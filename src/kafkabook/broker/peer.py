@@ -46,7 +46,9 @@ class PeerConnection:
         except OSError:
             self.close()
             raise
-        correlation, response = decode_response(type(body).__api_key__, type(body).__version__, frame)
+        correlation, response = decode_response(
+            type(body).__api_key__, type(body).__version__, frame
+        )
         if correlation != self._correlation:
             self.close()
             raise ConnectionError(f"correlation id {correlation} != {self._correlation}")

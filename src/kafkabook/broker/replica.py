@@ -11,7 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import records
-from .isr import FollowerProgress, caught_up_after_fetch, high_watermark, lagging_replicas, may_join_isr
+from .isr import (
+    FollowerProgress,
+    caught_up_after_fetch,
+    high_watermark,
+    lagging_replicas,
+    may_join_isr,
+)
 from .log import PartitionLog
 from .txn.producer_state import ProducerStateManager
 from .wakeup import Signal
@@ -85,7 +91,8 @@ class Replica:
             # New leader: give every ISR follower a full lag window before judging it.
             self.followers = {
                 r: FollowerProgress(log_end_offset=0, last_caught_up_ms=now_ms)
-                for r in view.replicas if r != self.node_id
+                for r in view.replicas
+                if r != self.node_id
             }
             self.leo_at_last_fetch = {}
         self._advance_high_watermark()
@@ -105,14 +112,18 @@ class Replica:
             self._catch_up_producer_state()
             first_seq = header.base_sequence
             last_seq = (first_seq + header.last_offset_delta) % (2**31)
-            decision = self.producers.check(header.producer_id, header.producer_epoch, first_seq, last_seq)
+            decision = self.producers.check(
+                header.producer_id, header.producer_epoch, first_seq, last_seq
+            )
             if decision.action == "reject":
                 raise ProduceRejected(decision.error or "UNKNOWN_SERVER_ERROR")
             if decision.action == "duplicate":
                 return decision.base_offset, decision.base_offset + header.last_offset_delta
         base, last = self.log.append_as_leader(batch, self.view.leader_epoch)
         if idempotent:
-            self.producers.record(header.producer_id, header.producer_epoch, first_seq, last_seq, base, last)
+            self.producers.record(
+                header.producer_id, header.producer_epoch, first_seq, last_seq, base, last
+            )
         self._advance_high_watermark()
         self.changed.notify()
         return base, last
@@ -128,8 +139,14 @@ class Replica:
             for _, h in records.iter_batches(chunk):
                 if h.producer_id >= 0 and not h.is_control:
                     first = h.base_sequence
-                    self.producers.record(h.producer_id, h.producer_epoch, first,
-                                          (first + h.last_offset_delta) % (2**31), h.base_offset, h.last_offset)
+                    self.producers.record(
+                        h.producer_id,
+                        h.producer_epoch,
+                        first,
+                        (first + h.last_offset_delta) % (2**31),
+                        h.base_offset,
+                        h.last_offset,
+                    )
                 position = h.last_offset + 1
         self.producers.scanned_to = max(self.producers.scanned_to, position)
 
@@ -149,19 +166,25 @@ class Replica:
         """Followers out of the ISR that have caught up to the high watermark."""
         epoch_start = self.log.end_offset_for_epoch(self.view.leader_epoch - 1)[1]
         return [
-            r for r, p in self.followers.items()
-            if r not in self.view.isr and r in self.view.replicas
+            r
+            for r, p in self.followers.items()
+            if r not in self.view.isr
+            and r in self.view.replicas
             and may_join_isr(p.log_end_offset, self.high_watermark, max(epoch_start, 0))
         ]
 
     def isr_to_remove(self, now_ms: int, max_lag_ms: int) -> list[int]:
         """ISR members that fell behind for longer than replica.lag.time.max.ms."""
-        return lagging_replicas(list(self.view.isr), self.node_id, self.followers, now_ms, max_lag_ms)
+        return lagging_replicas(
+            list(self.view.isr), self.node_id, self.followers, now_ms, max_lag_ms
+        )
 
     def _advance_high_watermark(self) -> bool:
         if not self.is_leader:
             return False
-        hw = high_watermark(self.node_id, self.log.log_end_offset, list(self.view.isr), self.followers)
+        hw = high_watermark(
+            self.node_id, self.log.log_end_offset, list(self.view.isr), self.followers
+        )
         if hw > self.high_watermark:
             self.high_watermark = hw
             return True
@@ -173,7 +196,9 @@ class Replica:
         """Append batches fetched from the leader and follow its high watermark."""
         if batches:
             self.log.append_as_follower(batches)
-        self.high_watermark = max(self.high_watermark, min(leader_high_watermark, self.log.log_end_offset))
+        self.high_watermark = max(
+            self.high_watermark, min(leader_high_watermark, self.log.log_end_offset)
+        )
         self.changed.notify()
 
     def truncate_to(self, offset: int) -> None:

@@ -54,7 +54,9 @@ class ReplicaFetchers:
         """Fetch `replica` from `leader` from now on (after checking for a divergent tail)."""
         self.remove(replica)
         parts = self._by_leader.setdefault(leader, {})
-        parts[(replica.topic, replica.partition)] = FollowedPartition(replica, replica.view.leader_epoch)
+        parts[(replica.topic, replica.partition)] = FollowedPartition(
+            replica, replica.view.leader_epoch
+        )
         if leader not in self._tasks or self._tasks[leader].done():
             self._wakeups[leader] = asyncio.Event()
             self._tasks[leader] = asyncio.create_task(self._run(leader), name=f"fetcher-{leader}")
@@ -105,11 +107,15 @@ class ReplicaFetchers:
         for p in parts:
             latest = p.replica.log.latest_epoch
             topics.setdefault(p.replica.topic, []).append(
-                {"partition": p.replica.partition, "current_leader_epoch": p.leader_epoch,
-                 "leader_epoch": latest if latest is not None else -1}
+                {
+                    "partition": p.replica.partition,
+                    "current_leader_epoch": p.leader_epoch,
+                    "leader_epoch": latest if latest is not None else -1,
+                }
             )
         request = build(
-            epoch_req.OffsetForLeaderEpochRequest, replica_id=self.broker.node_id,
+            epoch_req.OffsetForLeaderEpochRequest,
+            replica_id=self.broker.node_id,
             topics=[{"topic": t, "partitions": ps} for t, ps in topics.items()],
         )
         response = await conn.request(request, timeout=10)
@@ -120,8 +126,12 @@ class ReplicaFetchers:
                 if followed is None:
                     continue
                 if result.error_code != ErrorCode.none:
-                    log.debug("OffsetForLeaderEpoch %s-%d: %s", topic.topic, result.partition,
-                              result.error_code.name)
+                    log.debug(
+                        "OffsetForLeaderEpoch %s-%d: %s",
+                        topic.topic,
+                        result.partition,
+                        result.error_code.name,
+                    )
                     continue
                 replica = followed.replica
                 leo = replica.log.log_end_offset
@@ -132,8 +142,13 @@ class ReplicaFetchers:
                     ours = replica.log.end_offset_for_epoch(result.leader_epoch)[1]
                     target = min(leo, result.end_offset, ours if ours >= 0 else leo)
                 if target < leo:
-                    log.info("truncating %s-%d from %d to %d after leader change", replica.topic,
-                             replica.partition, leo, target)
+                    log.info(
+                        "truncating %s-%d from %d to %d after leader change",
+                        replica.topic,
+                        replica.partition,
+                        leo,
+                        target,
+                    )
                     replica.truncate_to(target)
                 followed.needs_truncation = False
 
@@ -143,43 +158,60 @@ class ReplicaFetchers:
         topics: dict[str, list[dict[str, int]]] = {}
         for p in parts:
             latest = p.replica.log.latest_epoch
-            topics.setdefault(p.replica.topic, []).append({
-                "partition": p.replica.partition,
-                "current_leader_epoch": p.leader_epoch,
-                "fetch_offset": p.replica.log.log_end_offset,
-                "last_fetched_epoch": latest if latest is not None else -1,
-                "log_start_offset": p.replica.log.log_start_offset,
-                "partition_max_bytes": PARTITION_MAX_BYTES,
-            })
+            topics.setdefault(p.replica.topic, []).append(
+                {
+                    "partition": p.replica.partition,
+                    "current_leader_epoch": p.leader_epoch,
+                    "fetch_offset": p.replica.log.log_end_offset,
+                    "last_fetched_epoch": latest if latest is not None else -1,
+                    "log_start_offset": p.replica.log.log_start_offset,
+                    "partition_max_bytes": PARTITION_MAX_BYTES,
+                }
+            )
         request = build(
-            fetch_req.FetchRequest, replica_id=self.broker.node_id, max_wait=FETCH_MAX_WAIT_MS,
-            min_bytes=1, max_bytes=RESPONSE_MAX_BYTES, isolation_level=0, session_id=0, session_epoch=-1,
+            fetch_req.FetchRequest,
+            replica_id=self.broker.node_id,
+            max_wait=FETCH_MAX_WAIT_MS,
+            min_bytes=1,
+            max_bytes=RESPONSE_MAX_BYTES,
+            isolation_level=0,
+            session_id=0,
+            session_epoch=-1,
             topics=[{"topic": t, "partitions": ps} for t, ps in topics.items()],
-            forgotten_topics_data=[], rack_id="",
+            forgotten_topics_data=[],
+            rack_id="",
         )
         response = await conn.request(request, timeout=FETCH_MAX_WAIT_MS / 1000 + 10)
         by_key = {(p.replica.topic, p.replica.partition): p for p in parts}
         for topic in response.responses:
             for data in topic.partitions:
                 followed = by_key.get((topic.topic, data.partition_index))
-                if followed is None or self.broker.replicas.get(
-                    (topic.topic, data.partition_index)
-                ) is not followed.replica:
+                if (
+                    followed is None
+                    or self.broker.replicas.get((topic.topic, data.partition_index))
+                    is not followed.replica
+                ):
                     continue
                 replica = followed.replica
                 if data.error_code == ErrorCode.none:
                     if data.records and data.log_start_offset > replica.log.log_start_offset:
                         replica.log.delete_records_before(
-                            min(data.log_start_offset, replica.log.log_end_offset))
+                            min(data.log_start_offset, replica.log.log_end_offset)
+                        )
                     replica.append_as_follower(bytes(data.records or b""), data.high_watermark)
                 elif data.error_code == ErrorCode.offset_out_of_range:
                     self._reset_out_of_range(replica, data.log_start_offset)
-                elif data.error_code in (ErrorCode.fenced_leader_epoch, ErrorCode.not_leader_or_follower,
-                                         ErrorCode.unknown_leader_epoch):
+                elif data.error_code in (
+                    ErrorCode.fenced_leader_epoch,
+                    ErrorCode.not_leader_or_follower,
+                    ErrorCode.unknown_leader_epoch,
+                ):
                     # Our metadata or the leader's is behind; the next metadata update re-follows.
                     await asyncio.sleep(0.05)
                 else:
-                    log.info("fetch %s-%d: %s", topic.topic, data.partition_index, data.error_code.name)
+                    log.info(
+                        "fetch %s-%d: %s", topic.topic, data.partition_index, data.error_code.name
+                    )
 
     @staticmethod
     def _reset_out_of_range(replica: Replica, leader_log_start: int) -> None:

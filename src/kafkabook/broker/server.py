@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING
 
 from ..protocol.build import build
 from ..protocol.errors import ErrorCode
-from ..protocol.framing import FrameError, UnsupportedVersion, decode_request, encode_response, response_class
+from ..protocol.framing import (
+    FrameError,
+    UnsupportedVersion,
+    decode_request,
+    encode_response,
+    response_class,
+)
 from .handlers import REGISTRY, load_all
 
 if TYPE_CHECKING:
@@ -61,8 +67,13 @@ class Server:
                     return
                 (size,) = _SIZE.unpack(size_bytes)
                 if size < 0 or size > self.max_request_bytes:
-                    log.warning("closing connection from %s: request size %d is outside 0..%d "
-                                "(socket.request.max.bytes)", peer, size, self.max_request_bytes)
+                    log.warning(
+                        "closing connection from %s: request size %d is outside 0..%d "
+                        "(socket.request.max.bytes)",
+                        peer,
+                        size,
+                        self.max_request_bytes,
+                    )
                     return
                 try:
                     frame = await reader.readexactly(size)
@@ -82,14 +93,16 @@ class Server:
             self._connections.discard(task)
             writer.close()
 
-    async def _handle(self, frame: bytes, peer: object) -> bytes | None | bool:
+    async def _handle(self, frame: bytes, peer: object) -> bytes | bool | None:
         """The encoded response, None when none is due, False to close the connection."""
         try:
             request = decode_request(frame)
         except UnsupportedVersion as exc:
             if exc.api_key == API_VERSIONS_KEY and exc.correlation_id is not None:
                 # KIP-511: answer an unknown ApiVersions version at v0 with our ranges.
-                return encode_response(API_VERSIONS_KEY, 0, exc.correlation_id, api_versions_error_v0())
+                return encode_response(
+                    API_VERSIONS_KEY, 0, exc.correlation_id, api_versions_error_v0()
+                )
             log.warning("closing connection from %s: %s", peer, exc)
             return False
         except FrameError as exc:
@@ -98,14 +111,22 @@ class Server:
         api = REGISTRY.get(request.api_key)
         if api is None or not api.min_version <= request.api_version <= api.max_version:
             if request.api_key == API_VERSIONS_KEY:
-                return encode_response(API_VERSIONS_KEY, 0, request.correlation_id, api_versions_error_v0())
-            log.warning("closing connection from %s: unsupported api key %d version %d",
-                        peer, request.api_key, request.api_version)
+                return encode_response(
+                    API_VERSIONS_KEY, 0, request.correlation_id, api_versions_error_v0()
+                )
+            log.warning(
+                "closing connection from %s: unsupported api key %d version %d",
+                peer,
+                request.api_key,
+                request.api_version,
+            )
             return False
         try:
             fields = await api.handle(self.broker, request)
         except Exception:
-            log.exception("handler for %s v%d failed; closing the connection", api.name, request.api_version)
+            log.exception(
+                "handler for %s v%d failed; closing the connection", api.name, request.api_version
+            )
             return False
         if fields is None:
             return None

@@ -2,7 +2,7 @@
 
 from .build import build
 from .errors import ErrorCode
-from .framing import RequestFrame, decode_request, encode_request, encode_response, decode_response
+from .framing import RequestFrame, decode_request, decode_response, encode_request, encode_response
 
 __all__ = [
     "ErrorCode",

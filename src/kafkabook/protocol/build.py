@@ -64,9 +64,15 @@ def _convert(kind: int, sub: type | None, value: Any) -> Any:
     if kind == _ERROR:
         return value if isinstance(value, ErrorCode) else ErrorCode(value)
     if kind == _MILLIS:
-        return value if isinstance(value, datetime.timedelta) else datetime.timedelta(milliseconds=value)
+        return (
+            value
+            if isinstance(value, datetime.timedelta)
+            else datetime.timedelta(milliseconds=value)
+        )
     if kind == _UUID:
-        return value if isinstance(value, uuid.UUID) else (uuid.UUID(value) if value else _ZERO_UUID)
+        return (
+            value if isinstance(value, uuid.UUID) else (uuid.UUID(value) if value else _ZERO_UUID)
+        )
     if kind == _DATETIME:
         if isinstance(value, datetime.datetime):
             return value

@@ -29,8 +29,13 @@ _SIZE = struct.Struct(">i")
 class FrameError(Exception):
     """The frame cannot be decoded; `correlation_id` is set when the header was readable."""
 
-    def __init__(self, message: str, api_key: int = -1, api_version: int = -1,
-                 correlation_id: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        api_key: int = -1,
+        api_version: int = -1,
+        correlation_id: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.api_key = api_key
         self.api_version = api_version
@@ -86,14 +91,20 @@ def decode_request(frame: bytes) -> RequestFrame:
         cls = request_class(api_key, api_version)
     except (UnknownAPIKey, UnknownEntity):
         raise UnsupportedVersion(
-            f"unsupported api key {api_key} version {api_version}", api_key, api_version, correlation_id
+            f"unsupported api key {api_key} version {api_version}",
+            api_key,
+            api_version,
+            correlation_id,
         ) from None
     try:
         header, offset = _reader(cls.__header_schema__)(frame, 0)
         body, _ = _reader(cls)(frame, offset)
     except Exception as exc:  # kio raises several types for truncated or garbled input
         raise FrameError(
-            f"cannot decode api key {api_key} v{api_version}: {exc}", api_key, api_version, correlation_id
+            f"cannot decode api key {api_key} v{api_version}: {exc}",
+            api_key,
+            api_version,
+            correlation_id,
         ) from None
     # Bytes after the body are ignored, as Kafka's request parser ignores them (librdkafka sends
     # a few after some Metadata versions).

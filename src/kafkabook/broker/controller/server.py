@@ -71,6 +71,7 @@ from kafkabook.broker.state import (
     PartitionState,
     TopicImage,
 )
+from kafkabook.broker.topics import collides, topic_name_error
 
 log = logging.getLogger("kafkabook.controller")
 
@@ -94,8 +95,6 @@ MAX_FETCH_RECORDS = 1000
 #: Longest a fetch_metadata long poll may wait, whatever the broker asks.
 MAX_FETCH_WAIT_MS = 60_000
 
-_TOPIC_MAX_LENGTH = 249
-_TOPIC_LEGAL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 _UNKNOWN_PARTITION = "This server does not host this topic-partition."
 
 
@@ -109,28 +108,9 @@ def validate_topic_name(name: str) -> None:
     kafkabook.broker.controller.rpc.RequestError: Topic name "orders!" is illegal, it contains \
 a character other than ASCII alphanumerics, '.', '_' and '-'
     """
-    error = "INVALID_TOPIC_EXCEPTION"
-    if not name:
-        raise RequestError(error, "Topic name is illegal, it can't be empty")
-    if name in (".", ".."):
-        raise RequestError(error, 'Topic name cannot be "." or ".."')
-    if len(name) > _TOPIC_MAX_LENGTH:
-        raise RequestError(
-            error,
-            f"Topic name is illegal, it can't be longer than {_TOPIC_MAX_LENGTH} characters, "
-            f"topic name: {name}",
-        )
-    if not set(name) <= _TOPIC_LEGAL:
-        raise RequestError(
-            error,
-            f'Topic name "{name}" is illegal, it contains a character other than ASCII '
-            "alphanumerics, '.', '_' and '-'",
-        )
-
-
-def _collides(a: str, b: str) -> bool:
-    # Kafka's metric names replace '.' by '_', so "a.b" and "a_b" would share metrics.
-    return a != b and a.replace(".", "_") == b.replace(".", "_")
+    problem = topic_name_error(name)
+    if problem:
+        raise RequestError("INVALID_TOPIC_EXCEPTION", problem)
 
 
 def _as_bool(value: str | None) -> bool:
@@ -584,8 +564,15 @@ class Controller:
     def op_allocate_producer_ids(self, req: dict[str, Any]) -> dict[str, Any]:
         """Hand a broker the next block of producer ids (KIP-730's AllocateProducerIds)."""
         first = self.image.next_producer_id
-        self._write([{"type": "producer_ids", "broker_id": int(req["broker_id"]),
-                      "next_producer_id": first + PRODUCER_ID_BLOCK_SIZE}])
+        self._write(
+            [
+                {
+                    "type": "producer_ids",
+                    "broker_id": int(req["broker_id"]),
+                    "next_producer_id": first + PRODUCER_ID_BLOCK_SIZE,
+                }
+            ]
+        )
         return {"first_producer_id": first, "count": PRODUCER_ID_BLOCK_SIZE}
 
     def op_describe_quorum(self, req: dict[str, Any]) -> dict[str, Any]:
@@ -647,7 +634,7 @@ class Controller:
             if name in self.image.topics:
                 raise RequestError("TOPIC_ALREADY_EXISTS", f"Topic '{name}' already exists.")
             for existing in sorted(self.image.topics):
-                if _collides(name, existing):
+                if collides(name, existing):
                     raise RequestError(
                         "INVALID_TOPIC_EXCEPTION",
                         f"Topic '{name}' collides with existing topic: {existing}",

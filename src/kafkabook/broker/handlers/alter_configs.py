@@ -17,7 +17,9 @@ from . import api
 TOPIC, BROKER = 2, 4
 
 
-def resource_problem(broker, resource_type: int, name: str, values: dict[str, str | None]) -> tuple[ErrorCode, str] | None:
+def resource_problem(
+    broker, resource_type: int, name: str, values: dict[str, str | None]
+) -> tuple[ErrorCode, str] | None:
     """Why these config changes cannot apply to the resource, or None."""
     if resource_type == TOPIC:
         if topic_name_error(name):
@@ -51,8 +53,12 @@ async def apply_changes(broker, changes: list[dict], validate_only: bool) -> lis
     for change in changes:
         values = dict(change["set"]) | {k: None for k in change["delete"]}
         problem = resource_problem(broker, change["code"], change["name"], values)
-        result = {"error_code": ErrorCode.none, "error_message": None, "resource_type": change["code"],
-                  "resource_name": change["name"]}
+        result = {
+            "error_code": ErrorCode.none,
+            "error_message": None,
+            "resource_type": change["code"],
+            "resource_name": change["name"],
+        }
         if problem:
             result["error_code"], result["error_message"] = problem
         else:
@@ -60,13 +66,24 @@ async def apply_changes(broker, changes: list[dict], validate_only: bool) -> lis
         results.append(result)
     if valid and not validate_only:
         try:
-            answer = await broker.controller.call("alter_configs", validate_only=False, resources=[
-                {"resource_type": "topic" if c["code"] == TOPIC else "broker", "name": c["name"],
-                 "set": c["set"], "delete": c["delete"], "replace": c["replace"]} for c, _ in valid])
+            answer = await broker.controller.call(
+                "alter_configs",
+                validate_only=False,
+                resources=[
+                    {
+                        "resource_type": "topic" if c["code"] == TOPIC else "broker",
+                        "name": c["name"],
+                        "set": c["set"],
+                        "delete": c["delete"],
+                        "replace": c["replace"],
+                    }
+                    for c, _ in valid
+                ],
+            )
             outcomes = answer["results"]
         except (ControllerError, OSError) as exc:
             outcomes = [{"error": "REQUEST_TIMED_OUT", "message": str(exc)} for _ in valid]
-        for (change, result), outcome in zip(valid, outcomes, strict=True):
+        for (_, result), outcome in zip(valid, outcomes, strict=True):
             if outcome.get("error"):
                 result["error_code"] = ErrorCode[outcome["error"].lower()]
                 result["error_message"] = outcome.get("message")
@@ -77,8 +94,9 @@ async def apply_changes(broker, changes: list[dict], validate_only: bool) -> lis
                     continue
                 kind = "topic" if change["code"] == TOPIC else "broker"
                 current = broker.image.configs.get((kind, change["name"]), {})
-                if any(current.get(k) != v for k, v in change["set"].items()) or \
-                        any(k in current for k in change["delete"]):
+                if any(current.get(k) != v for k, v in change["set"].items()) or any(
+                    k in current for k in change["delete"]
+                ):
                     return False
             return True
 
@@ -92,7 +110,16 @@ async def handle(broker, request):
     changes = []
     for res in body.resources:
         values = {c.name: c.value for c in res.configs}
-        changes.append({"code": res.resource_type, "name": res.resource_name,
-                        "set": {k: v for k, v in values.items() if v is not None},
-                        "delete": [k for k, v in values.items() if v is None], "replace": True})
-    return {"throttle_time": 0, "responses": await apply_changes(broker, changes, body.validate_only)}
+        changes.append(
+            {
+                "code": res.resource_type,
+                "name": res.resource_name,
+                "set": {k: v for k, v in values.items() if v is not None},
+                "delete": [k for k, v in values.items() if v is None],
+                "replace": True,
+            }
+        )
+    return {
+        "throttle_time": 0,
+        "responses": await apply_changes(broker, changes, body.validate_only),
+    }

@@ -23,10 +23,16 @@ async def handle(broker, request):
         "error_code": ErrorCode.none,
         "api_keys": supported_ranges(),
         "throttle_time": 0,
-        "supported_features": [{"name": "metadata.version", "min_version": 1, "max_version": METADATA_VERSION}],
+        "supported_features": [
+            {"name": "metadata.version", "min_version": 1, "max_version": METADATA_VERSION}
+        ],
         "finalized_features_epoch": broker.image.offset,
         "finalized_features": [
-            {"name": "metadata.version", "max_version_level": METADATA_VERSION, "min_version_level": METADATA_VERSION}
+            {
+                "name": "metadata.version",
+                "max_version_level": METADATA_VERSION,
+                "min_version_level": METADATA_VERSION,
+            }
         ],
         "zk_migration_ready": False,
     }

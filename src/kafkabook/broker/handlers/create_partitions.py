@@ -15,22 +15,38 @@ from . import api
 @api(37, "CreatePartitions", 0, 3)
 async def handle(broker, request):
     body = request.body
-    specs = [{"name": t.name, "count": t.count,
-              "assignments": [list(a.broker_ids) for a in t.assignments] if t.assignments else None}
-             for t in body.topics]
+    specs = [
+        {
+            "name": t.name,
+            "count": t.count,
+            "assignments": [list(a.broker_ids) for a in t.assignments] if t.assignments else None,
+        }
+        for t in body.topics
+    ]
     try:
-        answer = await broker.controller.call("create_partitions", topics=specs, validate_only=body.validate_only)
+        answer = await broker.controller.call(
+            "create_partitions", topics=specs, validate_only=body.validate_only
+        )
         outcomes = answer["results"]
     except (ControllerError, OSError) as exc:
-        outcomes = [{"name": s["name"], "error": "REQUEST_TIMED_OUT", "message": str(exc)} for s in specs]
+        outcomes = [
+            {"name": s["name"], "error": "REQUEST_TIMED_OUT", "message": str(exc)} for s in specs
+        ]
     results = []
     grown = {}
     for spec, outcome in zip(specs, outcomes, strict=True):
         if outcome.get("error"):
-            results.append({"name": spec["name"], "error_code": ErrorCode[outcome["error"].lower()],
-                            "error_message": outcome.get("message")})
+            results.append(
+                {
+                    "name": spec["name"],
+                    "error_code": ErrorCode[outcome["error"].lower()],
+                    "error_message": outcome.get("message"),
+                }
+            )
         else:
-            results.append({"name": spec["name"], "error_code": ErrorCode.none, "error_message": None})
+            results.append(
+                {"name": spec["name"], "error_code": ErrorCode.none, "error_message": None}
+            )
             if not body.validate_only:
                 grown[spec["name"]] = spec["count"]
 

@@ -20,8 +20,15 @@ def described_configs(broker, name: str, overrides: dict[str, str]) -> list[dict
     out = []
     for key in sorted(TOPIC_CONFIGS):
         value, source = effective_topic_config(key, overrides, values)
-        out.append({"name": key, "value": value, "read_only": False,
-                    "config_source": int(ConfigSource[source]), "is_sensitive": False})
+        out.append(
+            {
+                "name": key,
+                "value": value,
+                "read_only": False,
+                "config_source": int(ConfigSource[source]),
+                "is_sensitive": False,
+            }
+        )
     return out
 
 
@@ -34,45 +41,76 @@ async def handle(broker, request):
     for topic in body.topics:
         configs = {c.name: c.value for c in topic.configs}
         if topic.name in seen:
-            results.append({"name": topic.name, "error_code": ErrorCode.invalid_request,
-                            "error_message": f"Create topics request from client contains multiple "
-                                             f"topics with the same name: {topic.name}"})
+            results.append(
+                {
+                    "name": topic.name,
+                    "error_code": ErrorCode.invalid_request,
+                    "error_message": f"Create topics request from client contains multiple "
+                    f"topics with the same name: {topic.name}",
+                }
+            )
             continue
         seen.add(topic.name)
         problem = validate_topic_configs(configs)
         if problem:
-            results.append({"name": topic.name, "error_code": ErrorCode.invalid_config, "error_message": problem})
+            results.append(
+                {
+                    "name": topic.name,
+                    "error_code": ErrorCode.invalid_config,
+                    "error_message": problem,
+                }
+            )
             continue
-        to_create.append({
-            "name": topic.name,
-            "num_partitions": topic.num_partitions,
-            "replication_factor": topic.replication_factor,
-            "assignments": {a.partition_index: list(a.broker_ids) for a in topic.assignments} or None,
-            "configs": configs,
-        })
+        to_create.append(
+            {
+                "name": topic.name,
+                "num_partitions": topic.num_partitions,
+                "replication_factor": topic.replication_factor,
+                "assignments": {a.partition_index: list(a.broker_ids) for a in topic.assignments}
+                or None,
+                "configs": configs,
+            }
+        )
     if to_create:
         try:
-            answer = await broker.controller.call("create_topics", topics=to_create,
-                                                  validate_only=body.validate_only)
+            answer = await broker.controller.call(
+                "create_topics", topics=to_create, validate_only=body.validate_only
+            )
             created = answer["results"]
         except (ControllerError, OSError) as exc:
-            created = [{"name": t["name"], "error": "REQUEST_TIMED_OUT", "message": str(exc)} for t in to_create]
+            created = [
+                {"name": t["name"], "error": "REQUEST_TIMED_OUT", "message": str(exc)}
+                for t in to_create
+            ]
         wanted = {c["name"] for c in created if not c.get("error") and not body.validate_only}
         if wanted:
-            await broker.wait_for_metadata(lambda: wanted <= broker.image.topics.keys(),
-                                           body.timeout.total_seconds() or 5)
+            await broker.wait_for_metadata(
+                lambda: wanted <= broker.image.topics.keys(), body.timeout.total_seconds() or 5
+            )
         for spec, outcome in zip(to_create, created, strict=True):
             if outcome.get("error"):
-                results.append({"name": spec["name"], "error_code": ErrorCode[outcome["error"].lower()],
-                                "error_message": outcome.get("message"), "num_partitions": -1,
-                                "replication_factor": -1, "configs": None})
+                results.append(
+                    {
+                        "name": spec["name"],
+                        "error_code": ErrorCode[outcome["error"].lower()],
+                        "error_message": outcome.get("message"),
+                        "num_partitions": -1,
+                        "replication_factor": -1,
+                        "configs": None,
+                    }
+                )
                 continue
-            results.append({
-                "name": spec["name"], "topic_id": outcome.get("topic_id"), "error_code": ErrorCode.none,
-                "error_message": None, "num_partitions": outcome["num_partitions"],
-                "replication_factor": outcome["replication_factor"],
-                "configs": described_configs(broker, spec["name"], spec["configs"]),
-            })
+            results.append(
+                {
+                    "name": spec["name"],
+                    "topic_id": outcome.get("topic_id"),
+                    "error_code": ErrorCode.none,
+                    "error_message": None,
+                    "num_partitions": outcome["num_partitions"],
+                    "replication_factor": outcome["replication_factor"],
+                    "configs": described_configs(broker, spec["name"], spec["configs"]),
+                }
+            )
     for r in results:
         r.setdefault("num_partitions", -1)
         r.setdefault("replication_factor", -1)

@@ -19,10 +19,16 @@ async def handle(broker, request):
     for topic in request.body.topics:
         results = []
         for part in topic.partitions:
-            entry = {"partition_index": part.partition_index, "low_watermark": -1, "error_code": ErrorCode.none}
+            entry = {
+                "partition_index": part.partition_index,
+                "low_watermark": -1,
+                "error_code": ErrorCode.none,
+            }
             replica = broker.replicas.get((topic.name, part.partition_index))
-            known = topic.name in broker.image.topics and \
-                part.partition_index in broker.image.topics[topic.name].partitions
+            known = (
+                topic.name in broker.image.topics
+                and part.partition_index in broker.image.topics[topic.name].partitions
+            )
             if not known:
                 entry["error_code"] = ErrorCode.unknown_topic_or_partition
             elif replica is None or not replica.is_leader:

@@ -29,18 +29,36 @@ async def handle(broker, request):
         if name is None and topic_id not in (None, _ZERO):
             topic = broker.image.topics_by_id.get(str(topic_id))
             if topic is None:
-                results.append({"name": None, "topic_id": topic_id, "error_code": ErrorCode.unknown_topic_id,
-                                "error_message": None})
+                results.append(
+                    {
+                        "name": None,
+                        "topic_id": topic_id,
+                        "error_code": ErrorCode.unknown_topic_id,
+                        "error_message": None,
+                    }
+                )
                 continue
             name = topic.name
         topic = broker.image.topics.get(name)
         if topic is None:
-            results.append({"name": name, "topic_id": _ZERO, "error_code": ErrorCode.unknown_topic_or_partition,
-                            "error_message": None})
+            results.append(
+                {
+                    "name": name,
+                    "topic_id": _ZERO,
+                    "error_code": ErrorCode.unknown_topic_or_partition,
+                    "error_message": None,
+                }
+            )
             continue
         names.append(name)
-        results.append({"name": name, "topic_id": topic.topic_id, "error_code": ErrorCode.none,
-                        "error_message": None})
+        results.append(
+            {
+                "name": name,
+                "topic_id": topic.topic_id,
+                "error_code": ErrorCode.none,
+                "error_message": None,
+            }
+        )
     if names:
         try:
             answer = await broker.controller.call("delete_topics", names=names)
@@ -52,6 +70,7 @@ async def handle(broker, request):
                 r["error_code"] = ErrorCode[errors[r["name"]]["error"].lower()]
                 r["error_message"] = errors[r["name"]].get("message")
         gone = {n for n in names if n not in errors}
-        await broker.wait_for_metadata(lambda: not (gone & broker.image.topics.keys()),
-                                       body.timeout.total_seconds() or 5)
+        await broker.wait_for_metadata(
+            lambda: not (gone & broker.image.topics.keys()), body.timeout.total_seconds() or 5
+        )
     return {"throttle_time": 0, "responses": results}

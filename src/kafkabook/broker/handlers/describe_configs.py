@@ -18,9 +18,16 @@ TOPIC, BROKER, BROKER_LOGGER = 2, 4, 8
 
 
 def _entry(name, value, source, definition, synonyms, include_synonyms) -> dict:
-    return {"name": name, "value": value, "read_only": definition.read_only, "config_source": int(source),
-            "is_sensitive": False, "synonyms": synonyms if include_synonyms else [],
-            "config_type": int(definition.type), "documentation": None}
+    return {
+        "name": name,
+        "value": value,
+        "read_only": definition.read_only,
+        "config_source": int(source),
+        "is_sensitive": False,
+        "synonyms": synonyms if include_synonyms else [],
+        "config_type": int(definition.type),
+        "documentation": None,
+    }
 
 
 def topic_configs(broker, topic: str, keys, include_synonyms: bool) -> list[dict]:
@@ -34,16 +41,35 @@ def topic_configs(broker, topic: str, keys, include_synonyms: bool) -> list[dict
         definition = TOPIC_CONFIGS[name]
         synonyms = []
         if name in overrides:
-            synonyms.append({"name": name, "value": overrides[name], "source": int(ConfigSource.DYNAMIC_TOPIC_CONFIG)})
+            synonyms.append(
+                {
+                    "name": name,
+                    "value": overrides[name],
+                    "source": int(ConfigSource.DYNAMIC_TOPIC_CONFIG),
+                }
+            )
         syn = definition.synonym
         if syn and syn in broker_dynamic:
-            synonyms.append({"name": syn, "value": broker_dynamic[syn],
-                             "source": int(ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG)})
+            synonyms.append(
+                {
+                    "name": syn,
+                    "value": broker_dynamic[syn],
+                    "source": int(ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG),
+                }
+            )
         if syn and syn in static:
-            synonyms.append({"name": syn, "value": static[syn], "source": int(ConfigSource.STATIC_BROKER_CONFIG)})
+            synonyms.append(
+                {
+                    "name": syn,
+                    "value": static[syn],
+                    "source": int(ConfigSource.STATIC_BROKER_CONFIG),
+                }
+            )
         default = broker_default(syn, {}) if syn else definition.default
         if default is not None:
-            synonyms.append({"name": syn or name, "value": default, "source": int(ConfigSource.DEFAULT_CONFIG)})
+            synonyms.append(
+                {"name": syn or name, "value": default, "source": int(ConfigSource.DEFAULT_CONFIG)}
+            )
         if synonyms:
             value, source = synonyms[0]["value"], ConfigSource(synonyms[0]["source"])
         else:
@@ -61,16 +87,27 @@ def broker_configs(broker, keys, include_synonyms: bool) -> list[dict]:
             continue
         definition = BROKER_CONFIGS[name]
         synonyms = []
-        for source, values in ((ConfigSource.DYNAMIC_BROKER_CONFIG, per_broker),
-                               (ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG, cluster),
-                               (ConfigSource.STATIC_BROKER_CONFIG, broker.static_configs)):
+        for source, values in (
+            (ConfigSource.DYNAMIC_BROKER_CONFIG, per_broker),
+            (ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG, cluster),
+            (ConfigSource.STATIC_BROKER_CONFIG, broker.static_configs),
+        ):
             if name in values:
                 synonyms.append({"name": name, "value": values[name], "source": int(source)})
-        default = broker.config(name) if name == "default.replication.factor" else broker_default(name, {})
+        default = (
+            broker.config(name)
+            if name == "default.replication.factor"
+            else broker_default(name, {})
+        )
         if default is not None:
-            synonyms.append({"name": name, "value": default, "source": int(ConfigSource.DEFAULT_CONFIG)})
-        value, source = ((synonyms[0]["value"], ConfigSource(synonyms[0]["source"])) if synonyms
-                         else (None, ConfigSource.DEFAULT_CONFIG))
+            synonyms.append(
+                {"name": name, "value": default, "source": int(ConfigSource.DEFAULT_CONFIG)}
+            )
+        value, source = (
+            (synonyms[0]["value"], ConfigSource(synonyms[0]["source"]))
+            if synonyms
+            else (None, ConfigSource.DEFAULT_CONFIG)
+        )
         out.append(_entry(name, value, source, definition, synonyms, include_synonyms))
     return out
 
@@ -82,8 +119,13 @@ async def handle(broker, request):
     results = []
     for res in body.resources:
         keys = set(res.configuration_keys) if res.configuration_keys is not None else None
-        result = {"error_code": ErrorCode.none, "error_message": None, "resource_type": res.resource_type,
-                  "resource_name": res.resource_name, "configs": []}
+        result = {
+            "error_code": ErrorCode.none,
+            "error_message": None,
+            "resource_type": res.resource_type,
+            "resource_name": res.resource_name,
+            "configs": [],
+        }
         if res.resource_type == TOPIC:
             if topic_name_error(res.resource_name):
                 result["error_code"] = ErrorCode.invalid_topic_exception
@@ -96,8 +138,10 @@ async def handle(broker, request):
         elif res.resource_type == BROKER:
             if res.resource_name not in ("", str(broker.node_id)):
                 result["error_code"] = ErrorCode.invalid_request
-                result["error_message"] = (f"Unexpected broker id, expected {broker.node_id} or empty string, "
-                                           f"but received {res.resource_name}")
+                result["error_message"] = (
+                    f"Unexpected broker id, expected {broker.node_id} or empty string, "
+                    f"but received {res.resource_name}"
+                )
             else:
                 result["configs"] = broker_configs(broker, keys, include_synonyms)
         elif res.resource_type == BROKER_LOGGER:

@@ -24,10 +24,25 @@ async def handle(broker, request):
         if wanted is not None and (topic, index) not in wanted:
             continue
         lag = 0 if replica.is_leader else max(0, replica.high_watermark - replica.log_end_offset)
-        by_topic.setdefault(topic, []).append({"partition_index": index, "partition_size": replica.log.size_bytes,
-                                               "offset_lag": lag, "is_future_key": False})
+        by_topic.setdefault(topic, []).append(
+            {
+                "partition_index": index,
+                "partition_size": replica.log.size_bytes,
+                "offset_lag": lag,
+                "is_future_key": False,
+            }
+        )
     usage = shutil.disk_usage(broker.data_dir)
-    return {"throttle_time": 0, "error_code": ErrorCode.none, "results": [{
-        "error_code": ErrorCode.none, "log_dir": str(broker.data_dir.resolve()),
-        "topics": [{"name": t, "partitions": p} for t, p in by_topic.items()],
-        "total_bytes": usage.total, "usable_bytes": usage.free}]}
+    return {
+        "throttle_time": 0,
+        "error_code": ErrorCode.none,
+        "results": [
+            {
+                "error_code": ErrorCode.none,
+                "log_dir": str(broker.data_dir.resolve()),
+                "topics": [{"name": t, "partitions": p} for t, p in by_topic.items()],
+                "total_bytes": usage.total,
+                "usable_bytes": usage.free,
+            }
+        ],
+    }

@@ -20,22 +20,46 @@ async def handle(broker, request):
     election_type = getattr(body, "election_type", 0)
     wanted = None
     if body.topic_partitions is not None:
-        wanted = [{"topic": t.topic, "partition": p} for t in body.topic_partitions for p in t.partitions]
+        wanted = [
+            {"topic": t.topic, "partition": p} for t in body.topic_partitions for p in t.partitions
+        ]
     try:
-        answer = await broker.controller.call("elect_leaders", election_type=election_type, partitions=wanted)
+        answer = await broker.controller.call(
+            "elect_leaders", election_type=election_type, partitions=wanted
+        )
         outcomes = answer["results"]
     except (ControllerError, OSError) as exc:
-        return {"throttle_time": 0, "error_code": ErrorCode.request_timed_out, "replica_election_results": [
-            {"topic": w["topic"], "partition_result": [{"partition_id": w["partition"],
-                                                        "error_code": ErrorCode.request_timed_out,
-                                                        "error_message": str(exc)}]} for w in wanted or []]}
+        return {
+            "throttle_time": 0,
+            "error_code": ErrorCode.request_timed_out,
+            "replica_election_results": [
+                {
+                    "topic": w["topic"],
+                    "partition_result": [
+                        {
+                            "partition_id": w["partition"],
+                            "error_code": ErrorCode.request_timed_out,
+                            "error_message": str(exc),
+                        }
+                    ],
+                }
+                for w in wanted or []
+            ],
+        }
     by_topic: dict[str, list[dict]] = {}
     for outcome in outcomes:
         error = outcome.get("error")
-        by_topic.setdefault(outcome["topic"], []).append({
-            "partition_id": outcome["partition"],
-            "error_code": ErrorCode[error.lower()] if error else ErrorCode.none,
-            "error_message": outcome.get("message"),
-        })
-    return {"throttle_time": 0, "error_code": ErrorCode.none,
-            "replica_election_results": [{"topic": t, "partition_result": r} for t, r in by_topic.items()]}
+        by_topic.setdefault(outcome["topic"], []).append(
+            {
+                "partition_id": outcome["partition"],
+                "error_code": ErrorCode[error.lower()] if error else ErrorCode.none,
+                "error_message": outcome.get("message"),
+            }
+        )
+    return {
+        "throttle_time": 0,
+        "error_code": ErrorCode.none,
+        "replica_election_results": [
+            {"topic": t, "partition_result": r} for t, r in by_topic.items()
+        ],
+    }

@@ -38,11 +38,26 @@ def _topic_name(broker, topic, uses_ids: bool) -> str | None:
     return topic.topic
 
 
-def _read_partition(broker, name: str, index: int, fetch_offset: int, max_bytes: int,
-                    current_epoch: int, replica_id: int, isolation: int) -> dict:
-    entry = {"partition_index": index, "error_code": ErrorCode.none, "high_watermark": -1,
-             "last_stable_offset": -1, "log_start_offset": -1, "aborted_transactions": None,
-             "preferred_read_replica": -1, "records": None}
+def _read_partition(
+    broker,
+    name: str,
+    index: int,
+    fetch_offset: int,
+    max_bytes: int,
+    current_epoch: int,
+    replica_id: int,
+    isolation: int,
+) -> dict:
+    entry = {
+        "partition_index": index,
+        "error_code": ErrorCode.none,
+        "high_watermark": -1,
+        "last_stable_offset": -1,
+        "log_start_offset": -1,
+        "aborted_transactions": None,
+        "preferred_read_replica": -1,
+        "records": None,
+    }
     replica = broker.replicas.get((name, index))
     topic = broker.image.topics.get(name)
     if topic is None or index not in topic.partitions:
@@ -54,8 +69,11 @@ def _read_partition(broker, name: str, index: int, fetch_offset: int, max_bytes:
         entry["current_leader"] = {"leader_id": state.leader, "leader_epoch": state.leader_epoch}
         return entry
     if current_epoch >= 0 and current_epoch != replica.leader_epoch:
-        entry["error_code"] = (ErrorCode.fenced_leader_epoch if current_epoch < replica.leader_epoch
-                               else ErrorCode.unknown_leader_epoch)
+        entry["error_code"] = (
+            ErrorCode.fenced_leader_epoch
+            if current_epoch < replica.leader_epoch
+            else ErrorCode.unknown_leader_epoch
+        )
         return entry
     if replica_id >= 0:
         replica.record_follower_fetch(replica_id, fetch_offset, now_ms())
@@ -71,8 +89,11 @@ def _read_partition(broker, name: str, index: int, fetch_offset: int, max_bytes:
     try:
         if limit is not None and fetch_offset > replica.log_end_offset:
             raise OffsetOutOfRange(fetch_offset)
-        entry["records"] = replica.log.read(fetch_offset, max_bytes, max_offset=limit) \
-            if limit is None or fetch_offset < limit else b""
+        entry["records"] = (
+            replica.log.read(fetch_offset, max_bytes, max_offset=limit)
+            if limit is None or fetch_offset < limit
+            else b""
+        )
     except OffsetOutOfRange:
         entry["error_code"] = ErrorCode.offset_out_of_range
         entry["records"] = None
@@ -104,8 +125,9 @@ async def handle(broker, request):
         if uses_ids:
             names_to_ids[name] = topic.topic_id
         for p in topic.partitions:
-            wanted[(name, p.partition)] = SessionPartition(p.fetch_offset, p.partition_max_bytes,
-                                                           p.current_leader_epoch)
+            wanted[(name, p.partition)] = SessionPartition(
+                p.fetch_offset, p.partition_max_bytes, p.current_leader_epoch
+            )
     if version >= 7 and (session_id or epoch == 0):
         if epoch == 0:
             if session_id:
@@ -117,11 +139,19 @@ async def handle(broker, request):
         else:
             session = sessions.get(session_id)
             if session is None:
-                return {"throttle_time": 0, "error_code": ErrorCode.fetch_session_id_not_found,
-                        "session_id": 0, "responses": []}
+                return {
+                    "throttle_time": 0,
+                    "error_code": ErrorCode.fetch_session_id_not_found,
+                    "session_id": 0,
+                    "responses": [],
+                }
             if epoch != session.epoch:
-                return {"throttle_time": 0, "error_code": ErrorCode.invalid_fetch_session_epoch,
-                        "session_id": 0, "responses": []}
+                return {
+                    "throttle_time": 0,
+                    "error_code": ErrorCode.invalid_fetch_session_epoch,
+                    "session_id": 0,
+                    "responses": [],
+                }
             session.epoch += 1
             for forgotten in getattr(body, "forgotten_topics_data", ()):
                 name = _topic_name(broker, forgotten, uses_ids)
@@ -143,14 +173,26 @@ async def handle(broker, request):
         total = 0
         budget = body.max_bytes
         for (name, index), state in wanted.items():
-            entry = _read_partition(broker, name, index, state.fetch_offset, min(state.max_bytes, budget),
-                                    state.current_leader_epoch, replica_id, isolation)
+            entry = _read_partition(
+                broker,
+                name,
+                index,
+                state.fetch_offset,
+                min(state.max_bytes, budget),
+                state.current_leader_epoch,
+                replica_id,
+                isolation,
+            )
             size = len(entry["records"] or b"")
             total += size
             budget = max(0, budget - size)
             entries.append((name, entry))
-        if total >= body.min_bytes or any(e["error_code"] != ErrorCode.none for _, e in entries) \
-                or time.monotonic() >= deadline or not wanted:
+        if (
+            total >= body.min_bytes
+            or any(e["error_code"] != ErrorCode.none for _, e in entries)
+            or time.monotonic() >= deadline
+            or not wanted
+        ):
             break
         signals = [r.changed for key in wanted if (r := broker.replicas.get(key)) is not None]
         if not await wait_any(signals, deadline - time.monotonic()):
@@ -161,9 +203,12 @@ async def handle(broker, request):
         kept = []
         for name, entry in entries:
             state = wanted[(name, entry["partition_index"])]
-            news = (entry["records"] or entry["error_code"] != ErrorCode.none
-                    or entry["high_watermark"] != state.last_high_watermark
-                    or entry["log_start_offset"] != state.last_log_start)
+            news = (
+                entry["records"]
+                or entry["error_code"] != ErrorCode.none
+                or entry["high_watermark"] != state.last_high_watermark
+                or entry["log_start_offset"] != state.last_log_start
+            )
             state.last_high_watermark = entry["high_watermark"]
             state.last_log_start = entry["log_start_offset"]
             if news:
@@ -178,12 +223,32 @@ async def handle(broker, request):
     by_topic: dict[str, list[dict]] = {}
     for name, entry in entries:
         by_topic.setdefault(name, []).append(entry)
-    responses = [{"topic": name, "topic_id": names_to_ids.get(name, _ZERO), "partitions": parts}
-                 for name, parts in by_topic.items()]
+    responses = [
+        {"topic": name, "topic_id": names_to_ids.get(name, _ZERO), "partitions": parts}
+        for name, parts in by_topic.items()
+    ]
     for topic_id, index in unknown_ids:
-        responses.append({"topic": "", "topic_id": topic_id, "partitions": [{
-            "partition_index": index, "error_code": ErrorCode.unknown_topic_id, "high_watermark": -1,
-            "last_stable_offset": -1, "log_start_offset": -1, "aborted_transactions": None,
-            "preferred_read_replica": -1, "records": None}]})
-    return {"throttle_time": 0, "error_code": ErrorCode.none,
-            "session_id": session.session_id if session else 0, "responses": responses}
+        responses.append(
+            {
+                "topic": "",
+                "topic_id": topic_id,
+                "partitions": [
+                    {
+                        "partition_index": index,
+                        "error_code": ErrorCode.unknown_topic_id,
+                        "high_watermark": -1,
+                        "last_stable_offset": -1,
+                        "log_start_offset": -1,
+                        "aborted_transactions": None,
+                        "preferred_read_replica": -1,
+                        "records": None,
+                    }
+                ],
+            }
+        )
+    return {
+        "throttle_time": 0,
+        "error_code": ErrorCode.none,
+        "session_id": session.session_id if session else 0,
+        "responses": responses,
+    }

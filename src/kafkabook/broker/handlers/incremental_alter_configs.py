@@ -30,12 +30,18 @@ async def handle(broker, request):
             definition = catalogue.get(cfg.name)
             if cfg.config_operation in (APPEND, SUBTRACT):
                 if definition is None or definition.type != ConfigType.LIST:
-                    early[i] = (ErrorCode.invalid_config,
-                                f"Config value append is not allowed for config key: {cfg.name}")
+                    early[i] = (
+                        ErrorCode.invalid_config,
+                        f"Config value append is not allowed for config key: {cfg.name}",
+                    )
                     break
                 base = current.get(cfg.name)
                 if base is None and definition is not None:
-                    base = broker.topic_config(res.resource_name, cfg.name) if kind == "topic" else definition.default
+                    base = (
+                        broker.topic_config(res.resource_name, cfg.name)
+                        if kind == "topic"
+                        else definition.default
+                    )
                 items = [x for x in (base or "").split(",") if x]
                 extra = [x for x in (cfg.value or "").split(",") if x]
                 if cfg.config_operation == APPEND:
@@ -48,18 +54,34 @@ async def handle(broker, request):
             elif cfg.config_operation == SET:
                 to_set[cfg.name] = cfg.value
             else:
-                early[i] = (ErrorCode.invalid_request, f"Unknown config operation {cfg.config_operation}")
+                early[i] = (
+                    ErrorCode.invalid_request,
+                    f"Unknown config operation {cfg.config_operation}",
+                )
                 break
-        changes.append({"code": res.resource_type, "name": res.resource_name, "set": to_set,
-                        "delete": to_delete, "replace": False})
+        changes.append(
+            {
+                "code": res.resource_type,
+                "name": res.resource_name,
+                "set": to_set,
+                "delete": to_delete,
+                "replace": False,
+            }
+        )
     ok = [c for i, c in enumerate(changes) if i not in early]
     applied = iter(await apply_changes(broker, ok, body.validate_only))
     responses = []
     for i, change in enumerate(changes):
         if i in early:
             code, message = early[i]
-            responses.append({"error_code": code, "error_message": message, "resource_type": change["code"],
-                              "resource_name": change["name"]})
+            responses.append(
+                {
+                    "error_code": code,
+                    "error_message": message,
+                    "resource_type": change["code"],
+                    "resource_name": change["name"],
+                }
+            )
         else:
             responses.append(next(applied))
     return {"throttle_time": 0, "responses": responses}

@@ -20,6 +20,7 @@ MAX_EPOCH = 32767
 
 def _blocks(broker) -> ProducerIdBlocks:
     if not hasattr(broker, "producer_ids"):
+
         async def allocate() -> tuple[int, int]:
             answer = await broker.controller.call("allocate_producer_ids", broker_id=broker.node_id)
             return answer["first_producer_id"], answer["count"]
@@ -32,16 +33,33 @@ def _blocks(broker) -> ProducerIdBlocks:
 async def handle(broker, request):
     body = request.body
     if body.transactional_id is not None:
-        return {"throttle_time": 0, "error_code": ErrorCode.coordinator_not_available,
-                "producer_id": -1, "producer_epoch": -1}
+        return {
+            "throttle_time": 0,
+            "error_code": ErrorCode.coordinator_not_available,
+            "producer_id": -1,
+            "producer_epoch": -1,
+        }
     current_id = getattr(body, "producer_id", -1)
     current_epoch = getattr(body, "producer_epoch", -1)
     if current_id >= 0 and 0 <= current_epoch < MAX_EPOCH:
-        return {"throttle_time": 0, "error_code": ErrorCode.none, "producer_id": current_id,
-                "producer_epoch": current_epoch + 1}
+        return {
+            "throttle_time": 0,
+            "error_code": ErrorCode.none,
+            "producer_id": current_id,
+            "producer_epoch": current_epoch + 1,
+        }
     try:
         pid = await _blocks(broker).next()
     except (ControllerError, OSError):
-        return {"throttle_time": 0, "error_code": ErrorCode.coordinator_load_in_progress,
-                "producer_id": -1, "producer_epoch": -1}
-    return {"throttle_time": 0, "error_code": ErrorCode.none, "producer_id": pid, "producer_epoch": 0}
+        return {
+            "throttle_time": 0,
+            "error_code": ErrorCode.coordinator_load_in_progress,
+            "producer_id": -1,
+            "producer_epoch": -1,
+        }
+    return {
+        "throttle_time": 0,
+        "error_code": ErrorCode.none,
+        "producer_id": pid,
+        "producer_epoch": 0,
+    }

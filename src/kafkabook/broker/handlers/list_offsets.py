@@ -39,21 +39,32 @@ async def handle(broker, request):
     for topic in body.topics:
         results = []
         for part in topic.partitions:
-            entry = {"partition_index": part.partition_index, "error_code": ErrorCode.none,
-                     "timestamp": -1, "offset": -1, "leader_epoch": -1}
+            entry = {
+                "partition_index": part.partition_index,
+                "error_code": ErrorCode.none,
+                "timestamp": -1,
+                "offset": -1,
+                "leader_epoch": -1,
+            }
             replica = broker.replicas.get((topic.name, part.partition_index))
-            known = topic.name in broker.image.topics and \
-                part.partition_index in broker.image.topics[topic.name].partitions
+            known = (
+                topic.name in broker.image.topics
+                and part.partition_index in broker.image.topics[topic.name].partitions
+            )
             current = getattr(part, "current_leader_epoch", -1)
             if not known:
                 entry["error_code"] = ErrorCode.unknown_topic_or_partition
             elif replica is None or not replica.is_leader:
                 entry["error_code"] = ErrorCode.not_leader_or_follower
             elif current >= 0 and current != replica.leader_epoch:
-                entry["error_code"] = (ErrorCode.fenced_leader_epoch if current < replica.leader_epoch
-                                       else ErrorCode.unknown_leader_epoch)
-            elif part.timestamp == MAX_TIMESTAMP and request.api_version < 7 or \
-                    part.timestamp == EARLIEST_LOCAL and request.api_version < 8:
+                entry["error_code"] = (
+                    ErrorCode.fenced_leader_epoch
+                    if current < replica.leader_epoch
+                    else ErrorCode.unknown_leader_epoch
+                )
+            elif (part.timestamp == MAX_TIMESTAMP and request.api_version < 7) or (
+                part.timestamp == EARLIEST_LOCAL and request.api_version < 8
+            ):
                 entry["error_code"] = ErrorCode.unsupported_version
             else:
                 entry["offset"], entry["timestamp"] = _lookup(replica, part.timestamp, as_replica)

@@ -30,15 +30,19 @@ def partition_entries(broker, topic) -> list[dict]:
     entries = []
     for index in sorted(topic.partitions):
         state = topic.partitions[index]
-        entries.append({
-            "error_code": ErrorCode.none if state.leader >= 0 else ErrorCode.leader_not_available,
-            "partition_index": index,
-            "leader_id": state.leader,
-            "leader_epoch": state.leader_epoch,
-            "replica_nodes": list(state.replicas),
-            "isr_nodes": list(state.isr),
-            "offline_replicas": [r for r in state.replicas if r not in live],
-        })
+        entries.append(
+            {
+                "error_code": ErrorCode.none
+                if state.leader >= 0
+                else ErrorCode.leader_not_available,
+                "partition_index": index,
+                "leader_id": state.leader,
+                "leader_epoch": state.leader_epoch,
+                "replica_nodes": list(state.replicas),
+                "isr_nodes": list(state.isr),
+                "offline_replicas": [r for r in state.replicas if r not in live],
+            }
+        )
     return entries
 
 
@@ -54,8 +58,14 @@ def topic_entry(broker, topic) -> dict:
 
 
 def missing_topic(name: str | None, topic_id, code: ErrorCode) -> dict:
-    return {"error_code": code, "name": name, "topic_id": topic_id, "is_internal": False,
-            "partitions": [], "topic_authorized_operations": NO_OPS}
+    return {
+        "error_code": code,
+        "name": name,
+        "topic_id": topic_id,
+        "is_internal": False,
+        "partitions": [],
+        "topic_authorized_operations": NO_OPS,
+    }
 
 
 @api(3, "Metadata", 0, 12)
@@ -73,8 +83,11 @@ async def handle(broker, request):
             topic_id = getattr(wanted, "topic_id", None)
             if wanted.name is None and topic_id is not None and topic_id != uuid.UUID(int=0):
                 topic = broker.image.topics_by_id.get(str(topic_id))
-                topics.append(topic_entry(broker, topic) if topic else
-                              missing_topic(None, topic_id, ErrorCode.unknown_topic_id))
+                topics.append(
+                    topic_entry(broker, topic)
+                    if topic
+                    else missing_topic(None, topic_id, ErrorCode.unknown_topic_id)
+                )
                 continue
             topic = broker.image.topics.get(wanted.name)
             if topic is not None:
@@ -85,12 +98,15 @@ async def handle(broker, request):
                 to_create.append(wanted.name)
                 topics.append(missing_topic(wanted.name, None, ErrorCode.leader_not_available))
             else:
-                topics.append(missing_topic(wanted.name, None, ErrorCode.unknown_topic_or_partition))
+                topics.append(
+                    missing_topic(wanted.name, None, ErrorCode.unknown_topic_or_partition)
+                )
         if to_create:
             await broker.auto_create_topics(to_create)
     brokers = [
         {"node_id": b.broker_id, "host": b.host, "port": b.port, "rack": None}
-        for b in sorted(broker.image.brokers.values(), key=lambda b: b.broker_id) if not b.fenced
+        for b in sorted(broker.image.brokers.values(), key=lambda b: b.broker_id)
+        if not b.fenced
     ]
     return {
         "throttle_time": 0,

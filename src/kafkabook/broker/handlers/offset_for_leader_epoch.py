@@ -19,21 +19,33 @@ async def handle(broker, request):
     for topic in request.body.topics:
         results = []
         for part in topic.partitions:
-            entry = {"error_code": ErrorCode.none, "partition": part.partition, "leader_epoch": -1,
-                     "end_offset": -1}
+            entry = {
+                "error_code": ErrorCode.none,
+                "partition": part.partition,
+                "leader_epoch": -1,
+                "end_offset": -1,
+            }
             replica = broker.replicas.get((topic.topic, part.partition))
-            known = topic.topic in broker.image.topics and \
-                part.partition in broker.image.topics[topic.topic].partitions
+            known = (
+                topic.topic in broker.image.topics
+                and part.partition in broker.image.topics[topic.topic].partitions
+            )
             if not known:
                 entry["error_code"] = ErrorCode.unknown_topic_or_partition
             elif replica is None or not replica.is_leader:
                 entry["error_code"] = ErrorCode.not_leader_or_follower
-            elif part.current_leader_epoch >= 0 and part.current_leader_epoch != replica.leader_epoch:
-                entry["error_code"] = (ErrorCode.fenced_leader_epoch
-                                       if part.current_leader_epoch < replica.leader_epoch
-                                       else ErrorCode.unknown_leader_epoch)
+            elif (
+                part.current_leader_epoch >= 0 and part.current_leader_epoch != replica.leader_epoch
+            ):
+                entry["error_code"] = (
+                    ErrorCode.fenced_leader_epoch
+                    if part.current_leader_epoch < replica.leader_epoch
+                    else ErrorCode.unknown_leader_epoch
+                )
             else:
-                entry["leader_epoch"], entry["end_offset"] = replica.log.end_offset_for_epoch(part.leader_epoch)
+                entry["leader_epoch"], entry["end_offset"] = replica.log.end_offset_for_epoch(
+                    part.leader_epoch
+                )
             results.append(entry)
         topics.append({"topic": topic.topic, "partitions": results})
     return {"throttle_time": 0, "topics": topics}

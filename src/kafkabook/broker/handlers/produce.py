@@ -26,8 +26,15 @@ VALID_ACKS = (-1, 0, 1)
 
 
 def _error(index: int, code: ErrorCode, message: str | None = None, leader=None) -> dict:
-    entry = {"index": index, "error_code": code, "base_offset": -1, "log_append_time": None,
-             "log_start_offset": -1, "record_errors": [], "error_message": message}
+    entry = {
+        "index": index,
+        "error_code": code,
+        "base_offset": -1,
+        "log_append_time": None,
+        "log_start_offset": -1,
+        "record_errors": [],
+        "error_message": message,
+    }
     if leader is not None:
         entry["current_leader"] = leader
     return entry
@@ -41,8 +48,10 @@ def _check_batch(broker, topic: str, data: bytes | None) -> tuple[ErrorCode, str
         return ErrorCode[problem.error_name.lower()], str(problem)
     max_bytes = int(broker.topic_config(topic, "max.message.bytes"))
     if len(data) > max_bytes:
-        return (ErrorCode.message_too_large,
-                f"The record batch size {len(data)} exceeds the topic's max.message.bytes {max_bytes}")
+        return (
+            ErrorCode.message_too_large,
+            f"The record batch size {len(data)} exceeds the topic's max.message.bytes {max_bytes}",
+        )
     return None
 
 
@@ -53,19 +62,29 @@ async def _produce_partition(broker, topic: str, part, acks: int, deadline: floa
         return _error(index, ErrorCode.unknown_topic_or_partition)
     if replica is None or not replica.is_leader:
         state = broker.image.topics[topic].partitions[index]
-        return _error(index, ErrorCode.not_leader_or_follower, None,
-                      {"leader_id": state.leader, "leader_epoch": state.leader_epoch})
+        return _error(
+            index,
+            ErrorCode.not_leader_or_follower,
+            None,
+            {"leader_id": state.leader, "leader_epoch": state.leader_epoch},
+        )
     problem = _check_batch(broker, topic, part.records)
     if problem:
         return _error(index, *problem)
     min_isr = int(broker.topic_config(topic, "min.insync.replicas"))
     if acks == -1 and len(replica.view.isr) < min_isr:
-        return _error(index, ErrorCode.not_enough_replicas,
-                      f"The size of the current ISR {sorted(replica.view.isr)} is insufficient to "
-                      f"satisfy the min.isr requirement of {min_isr} for partition {topic}-{index}")
+        return _error(
+            index,
+            ErrorCode.not_enough_replicas,
+            f"The size of the current ISR {sorted(replica.view.isr)} is insufficient to "
+            f"satisfy the min.isr requirement of {min_isr} for partition {topic}-{index}",
+        )
     if records.parse_header(part.records).is_transactional:
-        return _error(index, ErrorCode.invalid_txn_state,
-                      "Transactional produce is not supported by the bundled cluster yet")
+        return _error(
+            index,
+            ErrorCode.invalid_txn_state,
+            "Transactional produce is not supported by the bundled cluster yet",
+        )
     try:
         base, last = replica.append_as_leader(bytes(part.records))
     except ProduceRejected as exc:
@@ -81,8 +100,15 @@ async def _produce_partition(broker, topic: str, part, acks: int, deadline: floa
             if not replica.is_leader:
                 return _error(index, ErrorCode.not_leader_or_follower)
             return _error(index, ErrorCode.request_timed_out)
-    return {"index": index, "error_code": ErrorCode.none, "base_offset": base, "log_append_time": None,
-            "log_start_offset": replica.log_start_offset, "record_errors": [], "error_message": None}
+    return {
+        "index": index,
+        "error_code": ErrorCode.none,
+        "base_offset": base,
+        "log_append_time": None,
+        "log_start_offset": replica.log_start_offset,
+        "record_errors": [],
+        "error_message": None,
+    }
 
 
 @api(0, "Produce", 3, 12)
@@ -94,13 +120,22 @@ async def handle(broker, request):
     responses = []
     if acks not in VALID_ACKS:
         for topic in body.topic_data:
-            responses.append({"name": topic.name, "partition_responses": [
-                _error(p.index, ErrorCode.invalid_required_acks) for p in topic.partition_data]})
+            responses.append(
+                {
+                    "name": topic.name,
+                    "partition_responses": [
+                        _error(p.index, ErrorCode.invalid_required_acks)
+                        for p in topic.partition_data
+                    ],
+                }
+            )
     else:
         jobs = []
         for topic in body.topic_data:
             for part in topic.partition_data:
-                jobs.append((topic.name, _produce_partition(broker, topic.name, part, acks, deadline)))
+                jobs.append(
+                    (topic.name, _produce_partition(broker, topic.name, part, acks, deadline))
+                )
         results = await asyncio.gather(*(job for _, job in jobs))
         by_topic: dict[str, list[dict]] = {}
         for (name, _), result in zip(jobs, results, strict=True):

@@ -86,8 +86,15 @@ class ProducerStateManager:
             return Decision("reject", error="OUT_OF_ORDER_SEQUENCE_NUMBER")
         return Decision("append")
 
-    def record(self, pid: int, epoch: int, first_seq: int, last_seq: int, first_offset: int,
-               last_offset: int) -> None:
+    def record(
+        self,
+        pid: int,
+        epoch: int,
+        first_seq: int,
+        last_seq: int,
+        first_offset: int,
+        last_offset: int,
+    ) -> None:
         """Fold an appended batch (leader or follower) into the state."""
         entry = self.producers.get(pid)
         if entry is None or epoch != entry.epoch:
