@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from kafkabook.backends.base import BackendError
@@ -89,6 +90,13 @@ def jvm_session_cluster(
         yield backend
     finally:
         backend.down()
+    # Every JVM this session started is gone and reaped: no zombies, no stray brokers.
+    left = [
+        p.pid
+        for p in psutil.Process().children(recursive=True)
+        if "java" in (p.name() if p.is_running() else "")
+    ]
+    assert not left, f"JVMs left behind after down(): {left}"
 
 
 @pytest.fixture

@@ -235,7 +235,7 @@ class JvmBackend(Backend):
         self.jvm_opts = tuple(jvm_opts)
         self.ready_timeout = ready_timeout
         self.stop_timeout = stop_timeout
-        self._children: dict[int, subprocess.Popen[bytes]] = {}
+        self._children: dict[int, subprocess.Popen[bytes]] = {}  # by pid
         #: Seconds the last `up()` took until every broker answered Metadata.
         self.last_up_seconds: float | None = None
 
@@ -345,18 +345,23 @@ class JvmBackend(Backend):
 
     def _process(self, node_id: int, pid: int | None) -> psutil.Process | None:
         """The live Kafka process of `node_id`, or None (never a reused pid)."""
-        child = self._children.get(node_id)
-        if child is not None and child.poll() is not None:
-            self._children.pop(node_id, None)  # reaped: the pid is gone
-            return None
         if not pid:
+            return None
+        child = self._children.get(pid)
+        if child is not None and child.poll() is not None:
+            del self._children[pid]  # our child, now reaped: the pid is gone
             return None
         try:
             proc = psutil.Process(pid)
-            if proc.status() == psutil.STATUS_ZOMBIE:
-                return None
+        except psutil.NoSuchProcess:
+            return None
+        if _exited(proc):
+            return None
+        try:
             cmdline = proc.cmdline()
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        except psutil.ZombieProcess:
+            return proc  # exiting: its main thread has ended, other threads still run
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
             return None
         if "kafka.Kafka" not in cmdline or str(self.config_file(node_id)) not in cmdline:
             return None
@@ -441,7 +446,7 @@ class JvmBackend(Backend):
                 cwd=self.data_dir,
                 start_new_session=True,  # a Ctrl-C in the notebook must not reach the brokers
             )
-        self._children[node_id] = proc
+        self._children[proc.pid] = proc
         (self.data_dir / f"node-{node_id}.pid").write_text(f"{proc.pid}\n")
         self._set_node(node_id, pid=proc.pid, state="running")
         return proc.pid
@@ -505,16 +510,15 @@ class JvmBackend(Backend):
         return proc
 
     def _wait_gone(self, node_id: int, proc: psutil.Process, timeout: float) -> bool:
-        child = self._children.get(node_id)
+        """Wait until the process has exited completely (and reap it if it is our child)."""
+        child = self._children.get(proc.pid)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if child is not None and child.poll() is not None:
-                self._children.pop(node_id, None)
-                return True
-            try:
-                if proc.status() == psutil.STATUS_ZOMBIE:
+            if child is not None:
+                if child.poll() is not None:
+                    self._children.pop(proc.pid, None)
                     return True
-            except psutil.NoSuchProcess:
+            elif _exited(proc):
                 return True
             time.sleep(0.05)
         return False
@@ -691,6 +695,33 @@ class JvmBackend(Backend):
             main_class,
             *args,
         ]
+
+
+def _exited(proc: psutil.Process) -> bool:
+    """True once `proc` has exited completely; a child of ours is reaped on the way.
+
+    A JVM whose main thread has ended shows as a zombie while its other threads still shut
+    down, so "zombie" alone does not mean gone: for our own child, gone means reapable; for
+    another process's child, a zombie with no thread left.
+    """
+    try:
+        if proc.status() != psutil.STATUS_ZOMBIE:
+            return False
+        parent = proc.ppid()
+    except psutil.NoSuchProcess:
+        return True
+    if parent == os.getpid():
+        try:
+            pid, _ = os.waitpid(proc.pid, os.WNOHANG)
+        except ChildProcessError:
+            return True  # reaped already (by a Popen object, say)
+        return pid != 0
+    try:
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+    except OSError:
+        return True
+    threads = re.search(r"^Threads:\s*(\d+)", status, re.MULTILINE)
+    return threads is None or int(threads.group(1)) <= 1
 
 
 def _config_value(value: Any) -> str:
