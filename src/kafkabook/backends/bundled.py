@@ -517,9 +517,34 @@ class ProbeError(Exception):
     """A Metadata round trip failed (bad frame, wrong correlation id, peer closed)."""
 
 
+@contextlib.contextmanager
+def _without_hypothesis() -> Iterator[None]:
+    """Import kio without the hypothesis integration it loads when hypothesis is installed.
+
+    That integration registers test strategies: on first use in a directory it spends about
+    1.5 s of CPU building a Unicode table and writes ``.hypothesis/`` into the current
+    directory, while the nodes we just spawned need that CPU. The probe only needs kio's
+    serializers. When hypothesis is already imported (a test run) nothing changes.
+    """
+    if "hypothesis" in sys.modules:
+        yield
+        return
+    sys.modules["hypothesis"] = None  # type: ignore[assignment]  # makes `import` fail
+    try:
+        yield
+    finally:
+        if sys.modules.get("hypothesis", ...) is None:
+            del sys.modules["hypothesis"]
+
+
 @cache
 def _metadata_codec(version: int) -> tuple[Any, ...]:
     # kio takes a third of a second to import; only pay for it when we probe a broker.
+    with _without_hypothesis():
+        return _import_metadata_codec(version)
+
+
+def _import_metadata_codec(version: int) -> tuple[Any, ...]:
     from kio.schema.request_header.v1.header import RequestHeader
     from kio.schema.response_header.v0.header import ResponseHeader
     from kio.serial import entity_reader, entity_writer
@@ -941,6 +966,14 @@ class BundledBackend(Backend):
         env = dict(os.environ)
         # Logs must reach the file as they are written: they are what a failing start shows.
         env["PYTHONUNBUFFERED"] = "1"
+        # kio loads hypothesis when it is installed (test setups), and hypothesis caches a
+        # Unicode table in `.hypothesis/` under the current directory, costing ~1.5 s of CPU
+        # per process whenever that directory is new. One shared cache keeps the node data
+        # directories clean and pays that cost once per machine instead of once per node.
+        env.setdefault(
+            "HYPOTHESIS_STORAGE_DIRECTORY",
+            str(Path(platformdirs.user_cache_dir("kafkabook")) / "hypothesis"),
+        )
         # Run the same kafkabook as ours, even from a source tree that was never pip-installed.
         package_root = str(Path(__file__).resolve().parents[2])
         paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
@@ -960,7 +993,7 @@ class BundledBackend(Backend):
             argv += ["--config", f"{key}={value}"]
         log_path = self.log_path(record)
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        stamp = datetime.now(UTC).isoformat(timespec="milliseconds")
         with log_path.open("ab") as log_file:
             log_file.write(f"{LOG_MARKER} {stamp} {shlex.join(argv)}\n".encode())
             log_file.flush()
