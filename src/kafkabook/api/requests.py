@@ -1,0 +1,241 @@
+"""Kafka requests that aiokafka's admin client does not send, sent through aiokafka's client.
+
+aiokafka's admin client stops at old versions of most admin APIs (no topic ids in Metadata, no
+IncrementalAlterConfigs, no broker-side defaults in CreateTopics). Rather than a second network
+stack, kafkabook hands kio request bodies to aiokafka's own connections: `KioRequest` is a
+request aiokafka's ``AIOKafkaClient.send(node_id, request)`` accepts. The connection picks the
+version (the newest that kio, the broker and the caller's ``max_version`` all allow), encodes
+it with `kafkabook.protocol.framing`, and decodes the answer into a kio response. So every
+request shares aiokafka's bootstrap, security (SASL/SSL), version negotiation and connections.
+
+`Admin` wraps one client with the few things every API module needs: pick a live node, send,
+read Metadata.
+
+>>> admin = Admin(client)                                            # doctest: +SKIP
+>>> body = await admin.send(node_id, 3, max_version=12, topics=None,
+...                         allow_auto_topic_creation=False)          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import io
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from kio.index import UnknownAPIKey, UnknownEntity, load_request_schema
+
+from kafkabook.api.errors import KafkabookError
+from kafkabook.protocol.build import build
+from kafkabook.protocol.framing import decode_response, encode_request
+
+# Highest version kio knows for an API key never exceeds this; it only bounds the search.
+_MAX_PROBE_VERSION = 20
+
+
+@functools.cache
+def kio_versions(api_key: int) -> tuple[int, ...]:
+    """The versions kio has request schemas for, ascending.
+
+    >>> kio_versions(44)
+    (0, 1)
+    """
+    found = []
+    for version in range(_MAX_PROBE_VERSION + 1):
+        try:
+            load_request_schema(api_key, version)
+        except (UnknownAPIKey, UnknownEntity):
+            continue
+        found.append(version)
+    return tuple(found)
+
+
+def choose_version(
+    api_key: int,
+    broker_range: tuple[int, int] | None,
+    max_version: int | None = None,
+    min_version: int = 0,
+) -> int:
+    """The newest version kio has, the broker supports, and the caller allows.
+
+    >>> choose_version(3, (0, 9), max_version=12)
+    9
+    """
+    ours = [v for v in kio_versions(api_key) if v >= min_version]
+    if max_version is not None:
+        ours = [v for v in ours if v <= max_version]
+    if broker_range is None:
+        ours = []
+    else:
+        low, high = broker_range
+        ours = [v for v in ours if low <= v <= high]
+    if not ours:
+        name = api_name(api_key)
+        if broker_range is None:
+            raise KafkabookError(
+                f"this cluster does not support {name} (API key {api_key}), which this command "
+                "needs: it is missing from the brokers' ApiVersions"
+            )
+        raise KafkabookError(
+            f"this cluster supports {name} v{broker_range[0]}-{broker_range[1]}, and kafkabook "
+            f"needs v{min_version} or newer: the brokers are too old for this command"
+        )
+    return ours[-1]
+
+
+def api_name(api_key: int) -> str:
+    """Kafka's name of an API key, from kio's schemas.
+
+    >>> api_name(10)
+    'FindCoordinator'
+    """
+    versions = kio_versions(api_key)
+    if not versions:
+        return f"API key {api_key}"
+    return load_request_schema(api_key, versions[-1]).__name__.removesuffix("Request")
+
+
+class _Header:
+    """What aiokafka writes first: here the whole frame (header and body), encoded by framing."""
+
+    def __init__(self, frame: bytes) -> None:
+        self._frame = frame
+
+    def encode(self) -> bytes:
+        return self._frame
+
+
+@dataclass
+class _ResponseHeader:
+    correlation_id: int
+
+
+class _Decoder:
+    """Stands where aiokafka expects a response class: `decode` returns the kio body."""
+
+    def __init__(self) -> None:
+        self.body: Any = None
+
+    def decode(self, buffer: io.BytesIO) -> Any:
+        return self.body
+
+
+class _PreparedRequest:
+    """One request at one version, in the shape aiokafka's connection sends and answers."""
+
+    def __init__(self, body: Any) -> None:
+        cls = type(body)
+        self.body = body
+        self.API_KEY = cls.__api_key__
+        self.API_VERSION = cls.__version__
+        self.RESPONSE_TYPE = _Decoder()
+
+    def build_request_header(self, correlation_id: int, client_id: str) -> _Header:
+        # framing prefixes the size; aiokafka adds its own.
+        return _Header(encode_request(self.body, correlation_id, client_id)[4:])
+
+    def encode(self) -> bytes:
+        return b""  # the body already went out with the header
+
+    def parse_response_header(self, buffer: io.BytesIO) -> _ResponseHeader:
+        correlation_id, body = decode_response(self.API_KEY, self.API_VERSION, buffer.getvalue())
+        self.RESPONSE_TYPE.body = body
+        return _ResponseHeader(correlation_id)
+
+    def __repr__(self) -> str:
+        return f"{type(self.body).__name__}(v{self.API_VERSION})"
+
+
+class KioRequest:
+    """A request built from plain field values for whatever version the connection settles on.
+
+    ``fields`` are the request's fields for the newest version; `kafkabook.protocol.build`
+    drops those an older version lacks.
+
+    >>> KioRequest(60, max_version=1, include_cluster_authorized_operations=False).API_KEY
+    60
+    """
+
+    def __init__(
+        self, api_key: int, *, max_version: int | None = None, min_version: int = 0, **fields: Any
+    ) -> None:
+        self.API_KEY = api_key
+        self.max_version = max_version
+        self.min_version = min_version
+        self.fields = fields
+
+    def prepare(self, versions: dict[int, tuple[int, int]]) -> _PreparedRequest:
+        version = choose_version(
+            self.API_KEY, versions.get(self.API_KEY), self.max_version, self.min_version
+        )
+        return _PreparedRequest(build(load_request_schema(self.API_KEY, version), **self.fields))
+
+
+class Admin:
+    """Send kio requests through one started ``aiokafka.AIOKafkaClient``.
+
+    >>> admin = Admin(client)                                   # doctest: +SKIP
+    >>> metadata = await admin.metadata(["orders"])             # doctest: +SKIP
+    """
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    async def send(self, node_id: int, api_key: int, **fields: Any) -> Any:
+        """Send one request to ``node_id`` and return the kio response body.
+
+        Connection problems become a one-line `KafkabookError`.
+        """
+        from aiokafka.errors import KafkaError as AioKafkaError
+
+        try:
+            return await self.client.send(node_id, KioRequest(api_key, **fields))
+        except AioKafkaError as exc:
+            raise KafkabookError(
+                f"broker {node_id} did not answer ({type(exc).__name__}: {exc}): is it "
+                "running? %kafka cluster status shows every broker",
+            ) from exc
+
+    async def live_node(self, prefer: int | None = None) -> int:
+        """A broker that accepts a connection now; ``prefer`` first when given."""
+        nodes = [b.nodeId for b in self.client.cluster.brokers()]
+        random.shuffle(nodes)
+        if prefer is not None:
+            nodes = [prefer] + [n for n in nodes if n != prefer]
+        for node in nodes:
+            try:
+                if await asyncio.wait_for(self.client.ready(node), 5.0):
+                    return node
+            except (TimeoutError, OSError):
+                continue
+        self.client.force_metadata_update()
+        raise KafkabookError(
+            "no broker of the cluster answers: %kafka cluster status shows which are running, "
+            "%kafka cluster up starts them",
+        )
+
+    async def send_any(self, api_key: int, **fields: Any) -> Any:
+        """Send to any live broker (for requests every broker answers alike)."""
+        return await self.send(await self.live_node(), api_key, **fields)
+
+    async def metadata(self, topics: list[str] | None = None) -> Any:
+        """A Metadata response (v12 at most: with topic ids) for ``topics`` or all of them."""
+        wanted = None if topics is None else [{"name": t, "topic_id": None} for t in topics]
+        return await self.send_any(
+            3,
+            max_version=12,
+            topics=wanted,
+            allow_auto_topic_creation=False,
+            include_cluster_authorized_operations=False,
+            include_topic_authorized_operations=False,
+        )
+
+    async def controller(self) -> int:
+        """The node id that admin writes go to (clients cannot reach a KRaft quorum directly)."""
+        response = await self.metadata([])
+        live = {b.node_id for b in response.brokers}
+        if response.controller_id in live:
+            return int(response.controller_id)
+        return await self.live_node()
