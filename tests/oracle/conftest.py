@@ -64,7 +64,9 @@ def oracle_jars() -> Path:
         return jars
     except BackendError as exc:
         missing = str(exc)
-    if "KAFKABOOK_ORACLE_JARS" in os.environ or not shutil.which("mvn"):
+    if "KAFKABOOK_ORACLE_JARS" in os.environ:
+        unavailable(f"{missing} (KAFKABOOK_ORACLE_JARS names it, so nothing is fetched)")
+    if not shutil.which("mvn"):
         unavailable(f"{missing} (and no Maven to fetch them)")
     run = subprocess.run(["bash", str(ORACLE_SCRIPT)], capture_output=True, text=True, timeout=900)
     if run.returncode != 0:
