@@ -441,6 +441,10 @@ def test_up_on_a_running_cluster_reattaches(cli_cluster) -> None:
     assert other_shape.returncode == 2
     assert "3-broker cluster" in other_shape.stderr
 
+    other_configs = c.run("cluster", "up", "--config", "log.retention.ms=1000")
+    assert other_configs.returncode == 2
+    assert "running with other configs" in other_configs.stderr
+
 
 def test_taken_base_port_is_a_one_line_error(cli_cluster, occupied) -> None:
     c = cli_cluster
@@ -583,3 +587,37 @@ def test_every_backend_name_resolves_to_one_class(name: str) -> None:
     # import without its optional tools (Java, Docker) and define exactly one such class.
     cls = _backend_class(name, importlib.import_module(BACKENDS[name]))
     assert cls.name == name
+
+
+def test_configs_reach_every_node_and_can_change_across_restarts(fake_cli_cluster) -> None:
+    c = fake_cli_cluster
+    assert c.up("--config", "fake.colour=red").returncode == 0
+    assert c.recorded()["configs"] == {"fake.colour": "red"}
+    for name in ("controller", "broker-1"):
+        assert "'fake.colour': 'red'" in tail_log(c.data_dir / "logs" / f"{name}.log")
+    assert c.run("cluster", "down").returncode == 0
+    assert c.run("cluster", "up", "--config", "fake.colour=blue").returncode == 0
+    assert c.recorded()["configs"] == {"fake.colour": "blue"}
+    assert "'fake.colour': 'blue'" in tail_log(c.data_dir / "logs" / "broker-1.log")
+    assert c.run("cluster", "down").returncode == 0
+    assert c.run("cluster", "up").returncode == 0  # no --config: the recorded ones stay
+    assert c.recorded()["configs"] == {"fake.colour": "blue"}
+
+
+def test_the_controller_is_node_0(fake_cli_cluster) -> None:
+    c = fake_cli_cluster
+    assert c.up().returncode == 0
+    assert c.run("broker", "stop", "1").returncode == 0
+    kill = c.run("broker", "kill", "0")
+    assert kill.returncode == 0, kill.stderr
+    assert states(kill.stdout)[("controller", 0)] == "killed"
+    orphan = c.run("broker", "start", "1")
+    assert orphan.returncode == 2
+    assert "the controller is not running" in orphan.stderr
+    assert "kafkabook broker start 0" in orphan.stderr
+    assert c.run("broker", "start", "0").returncode == 0
+    start = c.run("broker", "start", "1")
+    assert start.returncode == 0, start.stderr
+    assert set(states(start.stdout).values()) == {"running"}
+    unknown = c.run("broker", "kill", "5")
+    assert unknown.returncode == 2 and "no node 5" in unknown.stderr
