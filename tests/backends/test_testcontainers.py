@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -141,7 +142,21 @@ def test_default_image_follows_the_oracle_version():
     assert TestcontainersBackend().image == DEFAULT_IMAGE
 
 
+def test_missing_packages_are_one_clear_line(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setitem(sys.modules, "docker", None)  # as if not installed
+    monkeypatch.setitem(sys.modules, "testcontainers", None)
+    with pytest.raises(BackendError) as err:
+        TestcontainersBackend(brokers=1).up()
+    assert str(err.value) == (
+        "the testcontainers backend needs the docker package: "
+        "pip install 'kafkabook[containers]', or use the bundled backend (the default), "
+        "which needs no Docker"
+    )
+
+
 def test_no_engine_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    pytest.importorskip("docker", reason="the containers extra is not installed")
+    pytest.importorskip("testcontainers", reason="the containers extra is not installed")
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
     backend = TestcontainersBackend(brokers=1)
     with pytest.raises(BackendError) as err:
@@ -170,7 +185,7 @@ def test_faults_before_up_need_containers():
 def docker_cluster():
     problem = docker_engine_problem()
     if problem:
-        pytest.skip(f"{problem}: the testcontainers end-to-end test needs a Docker engine")
+        pytest.skip(f"needs a Docker engine: {problem}")
     backend = TestcontainersBackend(brokers=3, fast_failover=True)
     try:
         backend.up()

@@ -47,7 +47,8 @@ KAFKA_BIN = "/opt/kafka/bin"
 PROPERTIES_PATH = "/tmp/kafkabook-server.properties"
 PROPERTIES_ENV = "KAFKABOOK_SERVER_PROPERTIES"
 
-NO_ENGINE_HINT = "start Docker, or use the bundled backend (the default), which needs no Docker"
+BUNDLED_HINT = "use the bundled backend (the default), which needs no Docker"
+NO_ENGINE_HINT = f"start Docker, or {BUNDLED_HINT}"
 
 
 def alias(node_id: int) -> str:
@@ -130,12 +131,15 @@ def container_env(
 
 
 def docker_engine_problem(timeout: float = 3.0) -> str | None:
-    """None if a Docker engine answers; else one line saying why not."""
+    """None if a Docker engine answers; else one line saying why not and what to do."""
     try:
         import docker
         import testcontainers  # noqa: F401
     except ImportError as exc:
-        return f"{exc.name} is not installed: pip install 'kafkabook[containers]'"
+        return (
+            f"the testcontainers backend needs the {exc.name} package: "
+            f"pip install 'kafkabook[containers]', or {BUNDLED_HINT}"
+        )
     where = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
     try:
         client = docker.from_env(timeout=int(max(1, timeout)))
@@ -144,7 +148,7 @@ def docker_engine_problem(timeout: float = 3.0) -> str | None:
         finally:
             client.close()
     except Exception:
-        return f"no Docker engine answers at {where}"
+        return f"no Docker engine answers at {where}: {NO_ENGINE_HINT}"
     return None
 
 
@@ -188,7 +192,7 @@ class TestcontainersBackend(Backend):
     def _require_engine(self) -> None:
         problem = docker_engine_problem()
         if problem:
-            raise BackendError(f"{problem}: {NO_ENGINE_HINT}")
+            raise BackendError(problem)
 
     def cluster(self) -> KraftCluster:
         if self._cluster is None:
