@@ -17,13 +17,15 @@ PYTEST_ARGS ?=
 # jupyter refuses to run as root unless told; CI machines and containers run as root.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: help install lab test lint
+.PHONY: help install lab test lint oracle-jars oracle
 
 help:
 	@echo "make install   create .venv and install kafkabook with its test and lab extras (and kcat)"
 	@echo "make lab       open the course (notebooks/) in JupyterLab on the bundled backend"
 	@echo "make test      run the test suite (all but the oracle, docker and browser markers)"
 	@echo "make lint      ruff check + ruff format --check"
+	@echo "make oracle-jars  fetch Apache Kafka's jars with Maven into ~/.cache/kafkabook/oracle"
+	@echo "make oracle    run the tests against a real 3-broker Apache Kafka (Java 17 + Maven)"
 
 install: $(STAMP)
 	@command -v kcat >/dev/null 2>&1 || { \
@@ -50,3 +52,9 @@ test: install
 lint: install
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
+
+oracle-jars:
+	bash scripts/oracle-jars.sh
+
+oracle: install oracle-jars
+	$(BIN)/python -m pytest -m oracle tests/oracle $(PYTEST_ARGS)
