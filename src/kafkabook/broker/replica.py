@@ -201,6 +201,13 @@ class Replica:
         )
         self.changed.notify()
 
+    def start_over_at(self, offset: int) -> None:
+        """Empty the log and continue at `offset` (the leader deleted all we have)."""
+        self.log.truncate_fully_and_start_at(offset)
+        self.producers.reset(offset)
+        self.high_watermark = offset
+        self.changed.notify()
+
     def truncate_to(self, offset: int) -> None:
         """Drop a divergent tail found through OffsetForLeaderEpoch."""
         if offset < self.log.log_end_offset:

@@ -194,7 +194,8 @@ class ReplicaFetchers:
                     continue
                 replica = followed.replica
                 if data.error_code == ErrorCode.none:
-                    if data.records and data.log_start_offset > replica.log.log_start_offset:
+                    # Follow the leader's log start (DeleteRecords) as far as our log reaches.
+                    if data.log_start_offset > replica.log.log_start_offset:
                         replica.log.delete_records_before(
                             min(data.log_start_offset, replica.log.log_end_offset)
                         )
@@ -216,7 +217,7 @@ class ReplicaFetchers:
     @staticmethod
     def _reset_out_of_range(replica: Replica, leader_log_start: int) -> None:
         if replica.log.log_end_offset < leader_log_start:
-            replica.truncate_to(replica.log.log_start_offset)
-            replica.log.delete_records_before(leader_log_start)
+            # Everything we hold is gone on the leader: start over at its log start.
+            replica.start_over_at(leader_log_start)
         else:
             replica.truncate_to(replica.high_watermark)
