@@ -9,8 +9,6 @@ import signal
 import sys
 from pathlib import Path
 
-from .broker import Broker
-
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
@@ -26,6 +24,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 async def serve(args: argparse.Namespace) -> None:
+    from .broker import Broker
+
     host, _, port = args.controller.rpartition(":")
     configs = dict(item.split("=", 1) for item in args.config)
     broker = Broker(args.node_id, args.host, args.port, args.data_dir, (host, int(port)), configs)
@@ -36,6 +36,10 @@ async def serve(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    # kio registers hypothesis strategies whenever hypothesis is importable, which costs a
+    # broker up to seconds of start-up (hypothesis builds a Unicode table). A broker never
+    # needs them, so hide hypothesis before the broker (and kio) is imported.
+    sys.modules.setdefault("hypothesis", None)  # type: ignore[arg-type]
     args = parse_args(argv)
     logging.basicConfig(
         level=logging.INFO,

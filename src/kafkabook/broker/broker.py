@@ -8,6 +8,7 @@ logs, become leader or follower), exactly the way a KRaft broker reacts to metad
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import shutil
 import time
@@ -195,7 +196,9 @@ class Broker:
                     log.warning("heartbeat failed: %s", exc)
             except OSError as exc:
                 log.warning("controller unreachable: %s", exc)
-            await asyncio.sleep(interval)
+            self._heartbeat_now.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._heartbeat_now.wait(), interval)
 
     async def _reregister(self) -> None:
         answer = await self.controller.call(
@@ -226,6 +229,7 @@ class Broker:
             if not self._ready.is_set() and self.image.offset + 1 >= answer.get("end_offset", 0):
                 self.reconcile()
                 self._ready.set()
+                self._heartbeat_now.set()
 
     # -- replicas ----------------------------------------------------------------------------
 
