@@ -45,8 +45,8 @@ def producer_settings(
 ) -> dict[str, Any]:
     """aiokafka producer arguments from Kafka producer configs plus the short forms.
 
-    >>> producer_settings({"linger.ms": "5"}, acks="all", compression="gzip")
-    {'linger_ms': 5, 'acks': 'all', 'compression_type': 'gzip'}
+    >>> producer_settings({"linger.ms": "5"}, acks="1", compression="gzip")
+    {'linger_ms': 5, 'acks': 1, 'compression_type': 'gzip'}
     """
     settings: dict[str, Any] = {}
     for name, raw in (config or {}).items():
@@ -71,6 +71,10 @@ def producer_settings(
             ) from None
     if acks is not None:
         settings["acks"] = str(acks)
+    # Kafka's producers (and its console producer) default to acks=all; aiokafka's to 1. With
+    # all, a record is acknowledged once the high watermark covers it, so the next cell's
+    # consumer sees it.
+    settings.setdefault("acks", "all")
     if "acks" in settings:
         value = str(settings["acks"]).strip().lower()
         if value in ("all", "-1"):

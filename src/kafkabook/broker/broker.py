@@ -65,6 +65,9 @@ class Broker:
         # Fire-and-forget tasks (ISR change requests), kept referenced until they finish.
         self._background: set[asyncio.Task[Any]] = set()
         self._ready = asyncio.Event()
+        # Set to send a heartbeat at once (after catching up, so the controller unfences us
+        # without waiting for the next interval).
+        self._heartbeat_now = asyncio.Event()
         self.metadata_applied = Signal()
         # Called as listener(replica, is_leader) when this broker gains or loses a partition's
         # leadership (or the leader epoch changes): the group and transaction coordinators

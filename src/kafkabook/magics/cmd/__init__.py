@@ -1,0 +1,1 @@
+"""One module per ``%kafka`` subcommand: each builds its parser and calls one API function."""
