@@ -138,3 +138,38 @@ def test_full_restart_keeps_every_record(cluster):
     cluster.up()
     got = ConfluentDriver(cluster.bootstrap).consume(topic, len(sent), timeout=30)
     assert sorted(r.value for r in got) == sorted(r.value for r in sent)
+
+
+def test_paused_follower_leaves_the_isr_and_returns(cluster):
+    admin = ConfluentDriver(cluster.bootstrap)
+    topic = f"paused-{uuid.uuid4().hex[:6]}"
+    admin.create_topic(topic, 1, 3)
+    state = admin.describe(topic)[0]
+    follower = next(r for r in state["replicas"] if r != state["leader"])
+    cluster.pause(follower)
+    try:
+        # A hung broker also misses its heartbeats, so the controller fences it after 2 s;
+        # either way it must leave the ISR within the 5 s replica.lag.time.max.ms (+ slack).
+        assert wait_until(lambda: follower not in admin.describe(topic)[0]["isr"], 12)
+        admin.produce(topic, [Rec(None, b"while-paused")])
+    finally:
+        cluster.resume(follower)
+    assert wait_until(lambda: follower in admin.describe(topic)[0]["isr"], 15)
+
+
+def test_controlled_shutdown_moves_leadership_first(cluster):
+    admin = ConfluentDriver(cluster.bootstrap)
+    topic = f"stop-{uuid.uuid4().hex[:6]}"
+    admin.create_topic(topic, 3, 3)
+    leaders = {p: s["leader"] for p, s in admin.describe(topic).items()}
+    victim = leaders[0]
+    started = time.monotonic()
+    cluster.stop(victim)
+    stopped_in = time.monotonic() - started
+    after = admin.describe(topic)
+    assert all(s["leader"] != victim for s in after.values())
+    assert all(victim not in s["isr"] for s in after.values())
+    assert stopped_in < 10
+    admin.produce(topic, [Rec(b"k", b"after-stop")])
+    cluster.start(victim)
+    assert wait_until(lambda: all(victim in s["isr"] for s in admin.describe(topic).values()), 15)
