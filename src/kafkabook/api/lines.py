@@ -283,8 +283,8 @@ def parse_lines(text: str, fmt: LineFormat) -> ParsedLines:
 def format_line(record: ProducerRecord, fmt: LineFormat) -> str:
     """The line that parses back into ``record`` (what a console consumer could print).
 
-    Raises ValueError when the record cannot be written in this format (a separator inside a
-    key, a null where no null marker is set).
+    Raises ValueError when the record cannot be written in this format (a separator's
+    character inside a key or header, a null where no null marker is set).
 
     >>> format_line(ProducerRecord(b"v", key=b"k"), LineFormat(parse_key=True, key_separator="|"))
     'k|v'
@@ -298,9 +298,11 @@ def format_line(record: ProducerRecord, fmt: LineFormat) -> str:
         decoded = value.decode()
         if fmt.null_marker is not None and decoded == fmt.null_marker:
             raise ValueError("a value equal to the null marker would read back as null")
-        for sep in forbidden:
-            if sep in decoded:
-                raise ValueError(f"{sep!r} inside {decoded!r}")
+        # Any character of a separator inside a field could join with its neighbours into a
+        # separator (":" + ":" next to "::"), so the grammar cannot carry it unambiguously.
+        clash = {ch for sep in forbidden for ch in sep} & set(decoded)
+        if clash:
+            raise ValueError(f"{sorted(clash)[0]!r} inside {decoded!r}")
         return decoded
 
     parts = []

@@ -1,0 +1,111 @@
+"""Argument parsing of every magic, without a cluster: UsageError, never SystemExit."""
+
+from __future__ import annotations
+
+import pytest
+from IPython.core.error import UsageError
+
+from kafkabook.magics import run_magic
+from kafkabook.magics.cmd import broker, cluster, configs, consume, groups, produce, topics
+from kafkabook.magics.parsing import Help, comma_list, key_value, split_line, unescape
+
+
+def test_split_line_keeps_backslashes_and_takes_out_debug():
+    assert split_line(r"orders --key-separator '\t' --debug") == (
+        ["orders", "--key-separator", r"\t"],
+        True,
+    )
+    assert split_line('a "b c" d') == (["a", "b c", "d"], False)
+    with pytest.raises(UsageError, match="a quote is not closed"):
+        split_line("topics --topic 'open")
+
+
+def test_unescape_and_lists():
+    assert unescape(r"\t") == "\t" and unescape("|") == "|" and unescape(r"a\nb") == "a\nb"
+    assert comma_list("a=1, b=[x,y] ,c=") == ["a=1", "b=x,y", "c="]
+    assert key_value("k=v=w") == ("k", "v=w")
+
+
+@pytest.mark.parametrize(
+    ("make", "argv", "message"),
+    [
+        (cluster.cluster_parser, ["sideways"], "invalid choice: 'sideways'"),
+        (cluster.cluster_parser, ["up", "--brokers", "0"], "must be 1 or more"),
+        (cluster.cluster_parser, ["up", "--backend", "k8s"], "invalid choice: 'k8s'"),
+        (cluster.connect_parser, [], "the following arguments are required: BOOTSTRAP"),
+        (cluster.connect_parser, ["h:1", "--config", "novalue"], "'novalue' is not KEY=VALUE"),
+        (topics.parser, ["--list", "--describe"], "not allowed with argument"),
+        (topics.parser, ["--create", "--partitions", "x"], "'x' is not a whole number"),
+        (
+            topics.parser,
+            ["--list", "--bootstrap-server", "h:1"],
+            "unrecognized argument --bootstrap-server",
+        ),
+        (groups.parser, ["--reset-offsets", "--to-earliest", "--to-latest"], "not allowed with"),
+        (groups.parser, ["--list", "--shift-by", "x"], "'x' is not a whole number"),
+        (configs.parser, ["--describe"], "required: --entity-type"),
+        (broker.parser, ["kill"], "required: ID"),
+        (broker.parser, ["kill", "-1"], "must be 0 or more"),
+        (consume.parser, ["t", "--timeout", "0"], "must be more than 0 seconds"),
+        (produce.parser, ["t", "--acks", "2"], "invalid choice: '2'"),
+    ],
+)
+def test_bad_arguments_are_usage_errors(make, argv, message):
+    with pytest.raises(UsageError, match=message) as info:
+        make().parse_args(argv)
+    assert "--help" in str(info.value)
+
+
+def test_good_arguments():
+    args = groups.parser().parse_args(
+        ["--reset-offsets", "--group", "g", "--topic", "t:0,1", "--shift-by", "-2", "--execute"]
+    )
+    assert (args.group, args.topic, args.shift_by, args.execute) == ("g", "t:0,1", -2, True)
+    args = consume.parser().parse_args(
+        ["t", "--offset", "latest", "--partition", "0", "--property", "print.key=true"]
+    )
+    assert (args.offset, args.partition, args.property) == ("latest", 0, [("print.key", "true")])
+
+
+def test_help_is_returned_not_printed(capsys):
+    result = run_magic(lambda argv: topics.run(argv), "--help")
+    assert isinstance(result, Help) and repr(result).startswith("usage: %kafka topics")
+    assert "<pre>" in result._repr_html_()
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize(
+    ("fn", "line", "message"),
+    [
+        (topics.run, "--alter --topic t", "--alter needs --partitions"),
+        (topics.run, "--delete", "--delete needs --topic"),
+        (groups.run, "--describe", "this needs --group G"),
+        (groups.run, "--reset-offsets --group g", "--reset-offsets needs --topic"),
+        (groups.run, "--reset-offsets --group g --topic t", "needs one of --to-earliest"),
+        (groups.run, "--reset-offsets --group g --topic t:x --to-latest", "partitions are whole"),
+        (configs.run, "--describe --entity-type topics", "this needs --entity-name"),
+        (configs.run, "--alter --entity-type topics --entity-name t", "--alter needs --add-config"),
+        (configs.run, "--describe --entity-type topics --entity-default", "is for --entity-type"),
+        (
+            configs.run,
+            "--alter --entity-type topics --entity-name t --add-config nokv",
+            "is not KEY=VALUE",
+        ),
+        (cluster.cluster, "status --brokers 3", "--brokers goes with `cluster up`"),
+    ],
+)
+def test_flag_combinations_are_checked_before_any_request(fn, line, message):
+    with pytest.raises(UsageError, match=message):
+        run_magic(fn, line)
+
+
+def test_unexpected_errors_become_one_line_unless_debug():
+    def boom(argv):
+        raise ZeroDivisionError("oops")
+
+    from kafkabook.api.errors import KafkabookError
+
+    with pytest.raises(KafkabookError, match=r"unexpected ZeroDivisionError: oops \(add --debug"):
+        run_magic(boom, "x")
+    with pytest.raises(ZeroDivisionError):
+        run_magic(boom, "x --debug")
