@@ -64,7 +64,9 @@ class ClusterStatus:
         lines = [f"{'ROLE':<11} {'ID':>3} {'ADDRESS':<21} {'PID':>8}  STATE"]
         for n in self.nodes:
             pid = "-" if n.pid is None else str(n.pid)
-            lines.append(f"{n.role:<11} {n.node_id:>3} {n.host + ':' + str(n.port):<21} {pid:>8}  {n.state}")
+            lines.append(
+                f"{n.role:<11} {n.node_id:>3} {n.host + ':' + str(n.port):<21} {pid:>8}  {n.state}"
+            )
         lines.append(f"bootstrap: {self.bootstrap}")
         return "\n".join(lines)
 
