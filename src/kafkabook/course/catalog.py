@@ -1,0 +1,79 @@
+"""Every exercise of the course: its question, hint, worked solution, and where the truth is.
+
+The ``expected`` functions read the running cluster (through `kafkabook.course.state`) when the
+learner checks, or state a fact of Kafka's design. The ``solution`` strings are the code a
+learner could write in the exercise cell (they assign ``answer``); the course tests run the
+lessons with them in strict mode.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kafkabook.course import state
+from kafkabook.course.checker import Exercise, registry
+
+
+def _is_int(value: Any) -> bool:
+    try:
+        int(str(value).strip())
+    except ValueError:
+        return False
+    return True
+
+
+def _off_by_one(answer: Any, expected: Any) -> bool:
+    return _is_int(answer) and abs(int(str(answer).strip()) - int(expected)) == 1
+
+
+# -- lesson 01: topics, partitions, offsets ------------------------------------------------------
+
+registry.add(
+    Exercise(
+        "01.1",
+        "How many partitions does parcel-scans have?",
+        expected=lambda: len(state.partitions("parcel-scans")),
+        hint="%kafka topics --describe --topic parcel-scans prints PartitionCount.",
+        solution="""
+answer = len(kb.topics.describe("parcel-scans")["parcel-scans"].partitions)
+""",
+    ),
+    Exercise(
+        "01.2",
+        "What offset will the next record written to partition 0 of parcel-scans get?",
+        expected=lambda: state.offsets("parcel-scans")[0],
+        hint="offsets start at 0 and count up by one per record of the partition: the next one is "
+        "the number of records partition 0 has ever received (its log end offset).",
+        traps=(
+            (
+                lambda a, e: _is_int(a) and int(a) == e - 1,
+                "that is the offset of the last record already there; the next one comes after it.",
+            ),
+        ),
+        solution="""
+last = %consume parcel-scans --partition 0 --offset earliest
+answer = last.records[-1].offset + 1
+""",
+    ),
+    Exercise(
+        "01.3",
+        "What is the value of the record at partition 2, offset 1?",
+        expected=lambda: state.record_at("parcel-scans", 2, 1).value_text,
+        hint="%consume parcel-scans --partition 2 --offset 1 --max-messages 1 reads exactly that "
+        "record; copy its value as a string.",
+        solution="""
+found = %consume parcel-scans --partition 2 --offset 1 --max-messages 1
+answer = found.values[0]
+""",
+    ),
+    Exercise(
+        "01.4",
+        "Which broker is the leader of partition 1 of parcel-scans?",
+        expected=lambda: state.partition("parcel-scans", 1).leader,
+        hint="%kafka topics --describe --topic parcel-scans: the Leader column of Partition: 1.",
+        solution="""
+described = %kafka topics --describe --topic parcel-scans
+answer = described["parcel-scans"].partitions[1].leader
+""",
+    ),
+)
