@@ -77,3 +77,80 @@ answer = described["parcel-scans"].partitions[1].leader
 """,
     ),
 )
+
+
+# -- lesson 02: producers, keys, hashing ---------------------------------------------------------
+
+
+def _java_partition(key: str, partitions: int) -> int:
+    from aiokafka.partitioner import murmur2
+
+    return (murmur2(key.encode("utf-8")) & 0x7FFFFFFF) % partitions
+
+
+def _wrong_formula(key: str, partitions: int) -> int:
+    from aiokafka.partitioner import murmur2
+
+    h = murmur2(key.encode("utf-8"))
+    signed = h - 2**32 if h >= 2**31 else h
+    return abs(signed) % (partitions - 1)
+
+
+def _never_reached() -> int:
+    reached = {_wrong_formula(f"key-{i}", 3) for i in range(2000)}
+    [missing] = sorted(set(range(3)) - reached)
+    return missing
+
+
+registry.add(
+    Exercise(
+        "02.1",
+        'Which partition does a Java producer choose for key "customer-42" with 6 partitions?',
+        expected=lambda: _java_partition("customer-42", 6),
+        hint="use kafka_partition(key, partitions) from the lesson, with 6 partitions, not 3.",
+        traps=(
+            (
+                lambda a, e: int(a) == _wrong_formula("customer-42", 6),
+                "that is the notes' wrong formula: Kafka takes the modulo by numPartitions, and "
+                "toPositive rather than abs.",
+            ),
+        ),
+        solution="""
+answer = kafka_partition("customer-42", 6)
+""",
+    ),
+    Exercise(
+        "02.2",
+        "How many different partitions of orders hold records with key alice?",
+        expected=lambda: len({r.partition for r in state.records("orders") if r.key == b"alice"}),
+        hint="read orders from the beginning and collect the partitions of the records whose key "
+        "is alice: the orders sent after --alter may hash elsewhere.",
+        solution="""
+everything = %consume orders --from-beginning
+answer = len({r.partition for r in everything if r.key_text == "alice"})
+""",
+    ),
+    Exercise(
+        "02.3",
+        "Which partition of orders-rdkafka holds carol's record sent by the default partitioner?",
+        expected=lambda: next(
+            r.partition
+            for r in state.records("orders-rdkafka")
+            if r.key == b"carol" and r.value == b"sent by the default partitioner"
+        ),
+        hint="librdkafka_default['carol'] recorded it; or read orders-rdkafka with "
+        "print.partition and print.key.",
+        solution="""
+answer = librdkafka_default["carol"]
+""",
+    ),
+    Exercise(
+        "02.4",
+        "With the wrong formula and 3 partitions, which partition never receives a keyed record?",
+        expected=_never_reached,
+        hint="x % (3 - 1) can only be 0 or 1.",
+        solution="""
+answer = ({0, 1, 2} - {wrong_formula(k, 3) for k in keys}).pop()
+""",
+    ),
+)
