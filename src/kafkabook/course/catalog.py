@@ -154,3 +154,72 @@ answer = ({0, 1, 2} - {wrong_formula(k, 3) for k in keys}).pop()
 """,
     ),
 )
+
+
+# -- lesson 03: consumers, deserializers, poison pills -------------------------------------------
+
+
+def _poison_offset() -> int:
+    import json
+
+    for r in state.records("shipments"):
+        try:
+            json.loads(r.value or b"")
+        except ValueError:
+            return r.offset
+    raise LookupError("shipments holds no record that is not JSON")
+
+
+def _dlq_source() -> str:
+    first = state.records("shipments-dlq")[0]
+    return dict(first.headers)["source"].decode()
+
+
+registry.add(
+    Exercise(
+        "03.1",
+        "At which offset of shipments is the poison pill?",
+        expected=_poison_offset,
+        hint="read shipments from the beginning with print.offset=true and find the line that is "
+        "not JSON; or try json.loads on each record.",
+        solution="""
+def is_json(value):
+    try:
+        json.loads(value)
+        return True
+    except ValueError:
+        return False
+
+answer = next(r.offset() for r in read_all("shipments") if not is_json(r.value()))
+""",
+    ),
+    Exercise(
+        "03.2",
+        "What is the sum of the raw integers stored in readings?",
+        expected=lambda: sum(
+            __import__("struct").unpack(">i", r.value)[0] for r in state.records("readings")
+        ),
+        hint="each value is 4 bytes, big-endian: struct.unpack('>i', value)[0]; add them up "
+        "without dividing by 10.",
+        traps=(
+            (
+                lambda a, e: abs(float(a) * 10 - e) < 0.5,
+                "that is in degrees: the integers are tenths of a degree.",
+            ),
+        ),
+        solution="""
+answer = sum(struct.unpack(">i", msg.value())[0] for msg in read_all("readings"))
+""",
+    ),
+    Exercise(
+        "03.3",
+        "What is the value of the source header of the first record in shipments-dlq?",
+        expected=_dlq_source,
+        hint="%consume shipments-dlq --from-beginning --property print.headers=true shows it; "
+        "or take dict(record.headers)['source'] of the first record and decode it.",
+        solution="""
+dead = %consume shipments-dlq --from-beginning
+answer = dict(dead[0].headers)["source"].decode()
+""",
+    ),
+)
