@@ -223,3 +223,49 @@ answer = dict(dead[0].headers)["source"].decode()
 """,
     ),
 )
+
+
+# -- lesson 04: consumer groups and committed offsets --------------------------------------------
+
+registry.add(
+    Exercise(
+        "04.1",
+        "What is the total lag of group dispatch now?",
+        expected=lambda: state.group("dispatch").lag,
+        hint="%kafka groups --describe --group dispatch: add up the LAG column.",
+        solution="""
+described = %kafka groups --describe --group dispatch
+answer = described.lag
+""",
+    ),
+    Exercise(
+        "04.2",
+        "After the reset, what is group billing's committed offset for partition 0 of rides?",
+        expected=lambda: state.committed("billing", "rides")[0],
+        hint="--to-earliest moves the offset to the first offset still in the log; "
+        "%kafka groups --describe --group billing shows CURRENT-OFFSET.",
+        solution="""
+described = %kafka groups --describe --group billing
+answer = next(row[3] for row in described.rows if row[1] == "rides" and row[2] == 0)
+""",
+    ),
+    Exercise(
+        "04.3",
+        "How many partitions does __consumer_offsets have on this cluster?",
+        expected=lambda: len(state.partitions("__consumer_offsets")),
+        hint="%kafka topics --describe --topic __consumer_offsets prints PartitionCount.",
+        solution="""
+offsets_topic = %kafka topics --describe --topic __consumer_offsets
+answer = len(offsets_topic["__consumer_offsets"].partitions)
+""",
+    ),
+    Exercise(
+        "04.4",
+        "A group of 5 consumers subscribes to rides. How many get no partition?",
+        expected=lambda: max(5 - len(state.partitions("rides")), 0),
+        hint="each partition has exactly one owner in the group; count the partitions of rides.",
+        solution="""
+answer = 5 - len(kb.topics.describe("rides")["rides"].partitions)
+""",
+    ),
+)
