@@ -269,3 +269,57 @@ answer = 5 - len(kb.topics.describe("rides")["rides"].partitions)
 """,
     ),
 )
+
+
+# -- lesson 05: delivery semantics ---------------------------------------------------------------
+
+
+def _values(topic: str) -> list[bytes | None]:
+    return [r.value for r in state.records(topic)]
+
+
+registry.add(
+    Exercise(
+        "05.1",
+        "How many payments never made it into ledger-at-most-once?",
+        expected=lambda: len(set(_values("payments")) - set(_values("ledger-at-most-once"))),
+        hint="compare the payments topic with the ledger: which payment ids are missing?",
+        solution="""
+paid = %consume payments --from-beginning
+booked = %consume ledger-at-most-once --from-beginning
+answer = len(set(paid.values) - set(booked.values))
+""",
+    ),
+    Exercise(
+        "05.2",
+        "How many extra (duplicate) entries does ledger-at-least-once hold?",
+        expected=lambda: (
+            len(_values("ledger-at-least-once")) - len(set(_values("ledger-at-least-once")))
+        ),
+        hint="entries minus distinct payments.",
+        solution="""
+entries = %consume ledger-at-least-once --from-beginning
+answer = len(entries.values) - len(set(entries.values))
+""",
+    ),
+    Exercise(
+        "05.3",
+        "How many copies of payment-1 does dup-plain hold?",
+        expected=lambda: _values("dup-plain").count(b"payment-1"),
+        hint="read dup-plain from the beginning and count the records whose value is payment-1.",
+        solution="""
+plain = %consume dup-plain --from-beginning
+answer = plain.values.count("payment-1")
+""",
+    ),
+    Exercise(
+        "05.4",
+        "Which acks setting does an idempotent producer require?",
+        expected=lambda: "all",
+        hint="the broker must have the batch on every in-sync replica before it answers.",
+        traps=((lambda a, e: str(a).strip() == "-1", "-1 means the same; write its name."),),
+        solution="""
+answer = "all"
+""",
+    ),
+)
