@@ -19,6 +19,7 @@ from typing import Any
 
 from .configs import BROKER_CONFIGS, broker_default, effective_topic_config
 from .controller_client import ControllerClient, ControllerError
+from .groups.coordinator import GroupCoordinator
 from .log import LogConfig, PartitionLog
 from .replica import PartitionView, Replica
 from .replication import ReplicaFetchers
@@ -74,6 +75,8 @@ class Broker:
         # load and unload their state partitions this way.
         self.leadership_listeners: list[Callable[[Replica, bool], None]] = []
         self._stopped = asyncio.Event()
+        # Registers itself as a leadership listener, so it loads the offsets partitions led here.
+        self.group_coordinator = GroupCoordinator(self)
 
     # -- configuration -----------------------------------------------------------------------
 

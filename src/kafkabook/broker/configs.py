@@ -201,6 +201,9 @@ BROKER_CONFIGS: dict[str, ConfigDef] = _defs(
         read_only=True,
         bundled_note="Kafka's default is 3000; 0 so that lessons don't wait",
     ),
+    ConfigDef("group.max.session.timeout.ms", T.INT, "1800000", read_only=True),
+    ConfigDef("group.max.size", T.INT, "2147483647", read_only=True, minimum=1),
+    ConfigDef("group.min.session.timeout.ms", T.INT, "6000", read_only=True),
     ConfigDef(
         "leader.imbalance.check.interval.seconds",
         T.LONG,
@@ -235,8 +238,17 @@ BROKER_CONFIGS: dict[str, ConfigDef] = _defs(
     ConfigDef("message.max.bytes", T.INT, "1048588"),
     ConfigDef("min.insync.replicas", T.INT, "1"),
     ConfigDef("num.partitions", T.INT, "1", read_only=True),
+    ConfigDef("offset.metadata.max.bytes", T.INT, "4096", read_only=True),
+    ConfigDef("offsets.commit.timeout.ms", T.INT, "5000", read_only=True, minimum=1),
     ConfigDef("offsets.topic.num.partitions", T.INT, "50", read_only=True),
-    ConfigDef("offsets.topic.replication.factor", T.SHORT, "3", read_only=True),
+    ConfigDef(
+        "offsets.topic.replication.factor",
+        T.SHORT,
+        "3",
+        read_only=True,
+        bundled_note="the topic is created with min(this, live brokers) replicas",
+    ),
+    ConfigDef("offsets.topic.segment.bytes", T.INT, "104857600", read_only=True),
     ConfigDef(
         "replica.lag.time.max.ms",
         T.LONG,

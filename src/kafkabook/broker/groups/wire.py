@@ -1,0 +1,45 @@
+"""Small helpers the group handlers share to read kio request bodies of every version."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import uuid
+from typing import Any
+
+ZERO_UUID = uuid.UUID(int=0)
+_MS = datetime.timedelta(milliseconds=1)
+
+
+def millis(value: Any) -> int:
+    """A kio duration field (a timedelta) as integer milliseconds."""
+    if isinstance(value, datetime.timedelta):
+        return value // _MS
+    return int(value)
+
+
+def client_host() -> str:
+    """The requesting client's address as Kafka reports it (InetAddress.toString: "/127.0.0.1").
+
+    Handlers receive only the decoded request, so the address is read from the connection
+    coroutine serving it (``Server._serve`` keeps it as ``peer``); brokers bind loopback only,
+    hence the fallback.
+    """
+    task = asyncio.current_task()
+    frame = getattr(task.get_coro(), "cr_frame", None) if task is not None else None
+    peer = frame.f_locals.get("peer") if frame is not None else None
+    if isinstance(peer, tuple) and peer:
+        return f"/{peer[0]}"
+    return "/127.0.0.1"
+
+
+def topic_id_of(broker: Any, name: str) -> uuid.UUID | None:
+    topic = broker.image.topics.get(name)
+    return uuid.UUID(topic.topic_id) if topic is not None else None
+
+
+def topic_name_of(broker: Any, topic_id: uuid.UUID | None) -> str | None:
+    if topic_id is None:
+        return None
+    topic = broker.image.topics_by_id.get(str(topic_id))
+    return topic.name if topic is not None else None

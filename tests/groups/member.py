@@ -1,0 +1,208 @@
+"""One consumer group member in its own process, driven over stdin/stdout (tests SIGKILL it).
+
+    python tests/groups/member.py CLIENT BOOTSTRAP GROUP TOPIC CLIENT_ID [--instance-id ID]
+
+CLIENT is confluent-kafka, kafka-python or aiokafka. The member subscribes to TOPIC with a 6 s
+session timeout and 1 s heartbeats, auto commit off, and prints JSON lines:
+
+    {"event": "ready"}
+    {"event": "assignment", "partitions": [0, 2]}       whenever its assignment changes
+    {"event": "records", "records": [[partition, offset, value], ...]}
+    {"event": "committed"}                              after a "commit" command
+    {"event": "commit_failed", "error": "..."}          when the commit failed (a rebalance)
+    {"event": "closed"}                                 after a "close" command (LeaveGroup)
+
+Commands on stdin, one per line: ``commit`` (synchronous commit of the consumed positions),
+``close`` (close the consumer, which leaves the group, and exit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import queue
+import sys
+import threading
+import time
+
+SESSION_TIMEOUT_MS = 6000
+HEARTBEAT_INTERVAL_MS = 1000
+
+
+def emit(event: str, **fields) -> None:
+    print(json.dumps({"event": event, **fields}), flush=True)
+
+
+def command_queue() -> queue.Queue[str]:
+    commands: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        for line in sys.stdin:
+            commands.put(line.strip())
+        commands.put("close")  # the test went away: leave
+
+    threading.Thread(target=read, daemon=True).start()
+    return commands
+
+
+def next_command(commands: queue.Queue[str]) -> str | None:
+    try:
+        return commands.get_nowait()
+    except queue.Empty:
+        return None
+
+
+def run_confluent(args, commands) -> None:
+    from confluent_kafka import Consumer, KafkaException
+
+    config = {
+        "bootstrap.servers": args.bootstrap,
+        "group.id": args.group,
+        "client.id": args.client_id,
+        "session.timeout.ms": SESSION_TIMEOUT_MS,
+        "heartbeat.interval.ms": HEARTBEAT_INTERVAL_MS,
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+    }
+    if args.instance_id:
+        config["group.instance.id"] = args.instance_id
+    consumer = Consumer(config)
+    consumer.subscribe([args.topic])
+    emit("ready")
+    last = None
+    while True:
+        batch = consumer.consume(100, 0.2)
+        got = [[m.partition(), m.offset(), m.value().decode()] for m in batch if not m.error()]
+        if got:
+            emit("records", records=got)
+        current = sorted(tp.partition for tp in consumer.assignment())
+        if current != last:
+            last = current
+            emit("assignment", partitions=current)
+        command = next_command(commands)
+        if command == "commit":
+            try:
+                consumer.commit(asynchronous=False)
+                emit("committed")
+            except KafkaException as exc:  # e.g. a rebalance meanwhile: poll, then retry
+                emit("commit_failed", error=str(exc))
+        elif command == "close":
+            consumer.close()
+            emit("closed")
+            return
+
+
+def run_kafka_python(args, commands) -> None:
+    from kafka import KafkaConsumer
+    from kafka.errors import KafkaError
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=args.bootstrap,
+        group_id=args.group,
+        client_id=args.client_id,
+        session_timeout_ms=SESSION_TIMEOUT_MS,
+        heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        **({"group_instance_id": args.instance_id} if args.instance_id else {}),
+    )
+    # kafka-python 3.0.12 can lose a rebalance's result when a group leader that assigned
+    # without topic metadata rejoins once the metadata arrives and that JoinGroup outlasts a
+    # poll(); the member then never gets its partitions (against any broker). Subscribing
+    # once the topic's metadata is known avoids that rejoin.
+    while not consumer.partitions_for_topic(args.topic):
+        time.sleep(0.1)
+    consumer.subscribe([args.topic])
+    emit("ready")
+    last = None
+    while True:
+        polled = consumer.poll(timeout_ms=200)
+        got = [[r.partition, r.offset, r.value.decode()] for rs in polled.values() for r in rs]
+        if got:
+            emit("records", records=got)
+        current = sorted(tp.partition for tp in consumer.assignment())
+        if current != last:
+            last = current
+            emit("assignment", partitions=current)
+        command = next_command(commands)
+        if command == "commit":
+            try:
+                consumer.commit()
+                emit("committed")
+            except KafkaError as exc:
+                emit("commit_failed", error=repr(exc))
+        elif command == "close":
+            consumer.close()
+            emit("closed")
+            return
+
+
+async def run_aiokafka(args, commands) -> None:
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.errors import KafkaError
+
+    consumer = AIOKafkaConsumer(
+        args.topic,
+        bootstrap_servers=args.bootstrap,
+        group_id=args.group,
+        client_id=args.client_id,
+        session_timeout_ms=SESSION_TIMEOUT_MS,
+        heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        **({"group_instance_id": args.instance_id} if args.instance_id else {}),
+    )
+    await consumer.start()
+    emit("ready")
+    last = None
+    while True:
+        polled = await consumer.getmany(timeout_ms=200)
+        got = [[r.partition, r.offset, r.value.decode()] for rs in polled.values() for r in rs]
+        if got:
+            emit("records", records=got)
+        current = sorted(tp.partition for tp in consumer.assignment())
+        if current != last:
+            last = current
+            emit("assignment", partitions=current)
+        command = next_command(commands)
+        if command == "commit":
+            try:
+                await consumer.commit()
+                emit("committed")
+            except KafkaError as exc:
+                emit("commit_failed", error=repr(exc))
+        elif command == "close":
+            await consumer.stop()
+            emit("closed")
+            return
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("client", choices=["confluent-kafka", "kafka-python", "aiokafka"])
+    parser.add_argument("bootstrap")
+    parser.add_argument("group")
+    parser.add_argument("topic")
+    parser.add_argument("client_id")
+    parser.add_argument("--instance-id")
+    args = parser.parse_args()
+    if os.environ.get("MEMBER_LOG_LEVEL"):
+        logging.basicConfig(
+            level=os.environ["MEMBER_LOG_LEVEL"],
+            stream=sys.stderr,
+            format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        )
+    commands = command_queue()
+    if args.client == "confluent-kafka":
+        run_confluent(args, commands)
+    elif args.client == "kafka-python":
+        run_kafka_python(args, commands)
+    else:
+        asyncio.run(run_aiokafka(args, commands))
+
+
+if __name__ == "__main__":
+    main()
