@@ -323,3 +323,70 @@ answer = "all"
 """,
     ),
 )
+
+
+# -- lesson 06: replication, ISR, acks -----------------------------------------------------------
+
+
+def _tolerated(topic: str) -> int:
+    import kafkabook as kb
+
+    info = kb.topics.describe(topic)[topic]
+    min_isr = int(kb.configs.describe("topics", topic, all=True).as_dict()["min.insync.replicas"])
+    return info.replication_factor - min_isr
+
+
+registry.add(
+    Exercise(
+        "06.1",
+        "With RF 3 and min.insync.replicas=2, how many brokers can be down for acks=all writes?",
+        expected=lambda: _tolerated("accounts"),
+        hint="replication factor N, min.insync.replicas M: acks=all keeps working with N-M down.",
+        traps=(
+            (
+                lambda a, e: int(a) == e + 1,
+                "that many replicas can be lost without losing data (N-1), but writes with "
+                "acks=all stop earlier.",
+            ),
+        ),
+        solution="""
+answer = 3 - 2
+""",
+    ),
+    Exercise(
+        "06.2",
+        "Which error did the broker answer the acks=all write with when two brokers were down?",
+        expected=lambda: "NOT_ENOUGH_REPLICAS",
+        hint="look at the delivery report in `refused`: its .name().",
+        traps=(
+            (
+                lambda a, e: "AFTER_APPEND" in str(a).upper(),
+                "that one comes when the ISR shrinks after the leader appended; here the leader "
+                "refused before appending.",
+            ),
+        ),
+        solution="""
+answer = refused[0].name()
+""",
+    ),
+    Exercise(
+        "06.3",
+        "Which broker is the preferred leader of partition 0 of accounts?",
+        expected=lambda: state.partition("accounts", 0).replicas[0],
+        hint="the first broker of the Replicas list in %kafka topics --describe --topic accounts.",
+        solution="""
+answer = kb.topics.describe("accounts")["accounts"].partitions[0].replicas[0]
+""",
+    ),
+    Exercise(
+        "06.4",
+        "How many records does accounts hold now?",
+        expected=lambda: state.record_count("accounts"),
+        hint="count what %consume accounts --from-beginning returns (the refused write is not "
+        "there).",
+        solution="""
+everything = %consume accounts --from-beginning
+answer = len(everything)
+""",
+    ),
+)
