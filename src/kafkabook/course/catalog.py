@@ -390,3 +390,38 @@ answer = len(everything)
 """,
     ),
 )
+
+
+# -- lesson 07: failover -------------------------------------------------------------------------
+
+registry.add(
+    Exercise(
+        "07.1",
+        "How many times has the leadership of partition 0 of telemetry changed?",
+        expected=lambda: state.partition("telemetry", 0).leader_epoch,
+        hint="count the rows of partition 0 in `changes` whose leader differs from the row "
+        "before (away from the killed broker, and back); the leader epoch counts the same.",
+        solution="""
+p0 = history[history.partition == 0]
+answer = int((p0.leader != p0.leader.shift()).sum() - 1)
+""",
+    ),
+    Exercise(
+        "07.2",
+        "Which broker leads partition 0 of telemetry now?",
+        expected=lambda: state.partition("telemetry", 0).leader,
+        hint="%kafka topics --describe --topic telemetry; it is back on the preferred leader.",
+        solution="""
+answer = kb.topics.describe("telemetry")["telemetry"].partitions[0].leader
+""",
+    ),
+    Exercise(
+        "07.3",
+        "How many records does telemetry hold?",
+        expected=lambda: state.record_count("telemetry"),
+        hint="len() of %consume telemetry --from-beginning.",
+        solution="""
+answer = len(stored)
+""",
+    ),
+)
