@@ -190,6 +190,42 @@ def run_lesson(
     )
 
 
+def free_port_block(count: int = 4) -> int:
+    """First of ``count`` consecutive free ports, below the ephemeral range, picked at random."""
+    import random
+    import socket
+
+    for _ in range(500):
+        base = random.randrange(20000, 32000 - count)
+        ok = True
+        for port in range(base, base + count):
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    ok = False
+                    break
+        if ok:
+            return base
+    raise RuntimeError("no free block of ports")
+
+
+def start_cluster(data_dir: Path, python: str | None = None) -> None:
+    """Start the course's cluster on free ports before the first lesson, whose
+    ``%kafka cluster up`` then reattaches to it (as a learner's second lesson does).
+
+    The default ports (9092 upward) belong to the learner's own cluster; a stopped node's port
+    must not be taken by another cluster while a lesson has it down.
+    """
+    import subprocess
+    import sys
+
+    command = [python or sys.executable, "-m", "kafkabook.cli", "cluster", "up"]
+    command += ["--data-dir", str(data_dir), "--base-port", str(free_port_block())]
+    subprocess.run(command, capture_output=True, timeout=180, check=True)
+
+
 def stop_cluster(data_dir: Path, python: str | None = None) -> None:
     """Bring the course cluster down (its processes outlive the kernels)."""
     import subprocess
@@ -230,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         data_dir = tmp / "cluster"
         env = kernel_env(tmp, data_dir)
         try:
+            start_cluster(data_dir)
             for path in chosen:
                 run = run_lesson(path, env=env, data_dir=data_dir)
                 results.append(

@@ -1,8 +1,9 @@
 """Every lesson, executed top to bottom in a fresh kernel of this environment, as a learner would
 run it, with the worked solutions in the exercise cells and the checker in strict mode.
 
-All lessons share one bundled cluster in a temporary directory (the first ``%kafka cluster up``
-starts it, the others reattach), as they share the learner's cluster; it is stopped at the end.
+All lessons share one bundled cluster in a temporary directory, started on free ports before
+the first lesson (every lesson's ``%kafka cluster up`` reattaches to it, as for a learner); it
+is stopped at the end.
 Each lesson must finish within 3 minutes, and the kernel plus the cluster must stay under
 1.5 GiB of resident memory.
 """
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from course.notebooks import kernel_env, lessons, run_lesson, stop_cluster
+from course.notebooks import kernel_env, lessons, run_lesson, start_cluster, stop_cluster
 
 LIMIT_SECONDS = 180
 LIMIT_BYTES = int(1.5 * 2**30)
@@ -23,6 +24,7 @@ LIMIT_BYTES = int(1.5 * 2**30)
 def course_cluster(tmp_path_factory: pytest.TempPathFactory):
     tmp = tmp_path_factory.mktemp("course")
     data_dir = tmp / "cluster"
+    start_cluster(data_dir)
     yield tmp, data_dir
     stop_cluster(data_dir)
 

@@ -425,3 +425,58 @@ answer = len(stored)
 """,
     ),
 )
+
+
+# -- lesson 08: KRaft and the controller ---------------------------------------------------------
+
+registry.add(
+    Exercise(
+        "08.1",
+        "What is the node id of the active controller?",
+        expected=lambda: state.controller_quorum().leader_id,
+        hint="describe_quorum().leader_id: the Raft leader of __cluster_metadata.",
+        traps=(
+            (
+                lambda a, e: int(a) >= 1,
+                "that is a broker: the Metadata API names a broker as 'controller' in KRaft; ask "
+                "the quorum instead.",
+            ),
+        ),
+        solution="""
+answer = describe_quorum().leader_id
+""",
+    ),
+    Exercise(
+        "08.2",
+        "How many observers follow the metadata log on this cluster?",
+        expected=lambda: len(state.controller_quorum().observers),
+        hint="the observers of describe_quorum() are the brokers reading the metadata log.",
+        solution="""
+answer = len(describe_quorum().observers)
+""",
+    ),
+    Exercise(
+        "08.3",
+        "With 5 controllers, how many can fail while metadata can still change?",
+        expected=lambda: (5 - 1) // 2,
+        hint="Raft needs a majority of the voters: 2f+1 voters survive f failures.",
+        solution="""
+answer = (5 - 1) // 2
+""",
+    ),
+    Exercise(
+        "08.4",
+        "From which Kafka version on does Kafka run without ZooKeeper only?",
+        expected=lambda: "4.0",
+        hint="look at the timeline table: the release that removed ZooKeeper.",
+        traps=(
+            (
+                lambda a, e: str(a).strip() in ("3.3", "3.3.0"),
+                "3.3 made KRaft production-ready; ZooKeeper was still there until later.",
+            ),
+        ),
+        solution="""
+answer = "4.0"
+""",
+    ),
+)
