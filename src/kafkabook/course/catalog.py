@@ -480,3 +480,46 @@ answer = "4.0"
 """,
     ),
 )
+
+
+# -- lesson 09: the quickstart -------------------------------------------------------------------
+
+registry.add(
+    Exercise(
+        "09.1",
+        "In which partition of demo-3-partitions did keyB land?",
+        expected=lambda: next(
+            r.partition for r in state.records("demo-3-partitions") if r.key == b"keyB"
+        ),
+        hint="%consume demo-3-partitions --from-beginning --property print.partition=true "
+        "--property print.key=true",
+        solution="""
+seen = %consume demo-3-partitions --from-beginning
+answer = next(r.partition for r in seen if r.key_text == "keyB")
+""",
+    ),
+    Exercise(
+        "09.2",
+        "What is the value of header headerB on the record with key myKey7?",
+        expected=lambda: next(
+            dict(r.headers)["headerB"].decode()
+            for r in state.records("quickstart-events")
+            if r.key == b"myKey7"
+        ),
+        hint="read quickstart-events with print.headers=true and print.key=true; find myKey7.",
+        solution="""
+seen = %consume quickstart-events --from-beginning
+answer = next(dict(r.headers)["headerB"].decode() for r in seen if r.key_text == "myKey7")
+""",
+    ),
+    Exercise(
+        "09.3",
+        "How many records of quickstart-events has consumer-group2 consumed?",
+        expected=lambda: sum(state.committed("consumer-group2", "quickstart-events").values()),
+        hint="%kafka groups --describe --group consumer-group2: CURRENT-OFFSET of partition 0.",
+        solution="""
+described = %kafka groups --describe --group consumer-group2
+answer = sum(row[3] for row in described.rows if row[1] == "quickstart-events")
+""",
+    ),
+)
