@@ -523,3 +523,37 @@ answer = sum(row[3] for row in described.rows if row[1] == "quickstart-events")
 """,
     ),
 )
+
+
+# -- lesson 10: Kafka compared with queues -------------------------------------------------------
+
+registry.add(
+    Exercise(
+        "10.1",
+        "How many records has group archive consumed from print-jobs?",
+        expected=lambda: sum(state.committed("archive", "print-jobs").values()),
+        hint="%kafka groups --describe --group archive: add up CURRENT-OFFSET.",
+        solution="""
+described = %kafka groups --describe --group archive
+answer = sum(row[3] for row in described.rows if row[1] == "print-jobs")
+""",
+    ),
+    Exercise(
+        "10.2",
+        "How many consumers of one group can read print-jobs at the same time?",
+        expected=lambda: len(state.partitions("print-jobs")),
+        hint="one consumer per partition at most.",
+        solution="""
+answer = len(kb.topics.describe("print-jobs")["print-jobs"].partitions)
+""",
+    ),
+    Exercise(
+        "10.3",
+        "Does a Kafka consumer get records by push or by pull?",
+        expected=lambda: "pull",
+        hint="who sends the Fetch request?",
+        solution="""
+answer = "pull"
+""",
+    ),
+)
