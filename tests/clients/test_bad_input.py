@@ -135,3 +135,50 @@ def test_oversized_record_is_message_too_large(bundled_cluster):
         assert producer.send(topic, b"small").get(15).offset >= 0
     finally:
         producer.close(1)
+
+
+def test_fetch_errors_carry_empty_not_null_records(bundled_cluster):
+    """librdkafka rejects a whole Fetch response holding null records (Kafka never sends them)."""
+    from kio.schema.fetch.v12.request import FetchRequest
+
+    topic = f"nullrec-{uuid.uuid4().hex[:6]}"
+    KafkaAdminClient(bootstrap_servers=bundled_cluster.bootstrap).create_topics(
+        [NewTopic(topic, 1, 1)]
+    )
+    request = build(
+        FetchRequest,
+        replica_id=-1,
+        max_wait=0,
+        min_bytes=0,
+        max_bytes=1 << 20,
+        isolation_level=0,
+        session_id=0,
+        session_epoch=-1,
+        forgotten_topics_data=[],
+        rack_id="",
+        topics=[
+            {
+                "topic": topic,
+                "partitions": [
+                    {
+                        "partition": 0,
+                        "current_leader_epoch": -1,
+                        "fetch_offset": 0,
+                        "last_fetched_epoch": -1,
+                        "log_start_offset": -1,
+                        "partition_max_bytes": 1 << 20,
+                    }
+                ],
+            }
+        ],
+    )
+    errors = []
+    for address in bundled_cluster.bootstrap.split(","):
+        host, port = address.split(":")
+        frame = round_trip((host, int(port)), encode_request(request, 6, "test"))
+        _, response = decode_response(1, 12, frame)
+        data = response.responses[0].partitions[0]
+        errors.append(data.error_code)
+        assert data.records is not None
+    # One broker leads the partition; the other two answer NOT_LEADER_OR_FOLLOWER.
+    assert errors.count(ErrorCode.not_leader_or_follower) == 2

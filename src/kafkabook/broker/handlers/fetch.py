@@ -56,7 +56,8 @@ def _read_partition(
         "log_start_offset": -1,
         "aborted_transactions": None,
         "preferred_read_replica": -1,
-        "records": None,
+        # Errors carry empty records, never null, as Kafka's do: librdkafka rejects null ones.
+        "records": b"",
     }
     replica = broker.replicas.get((name, index))
     topic = broker.image.topics.get(name)
@@ -96,7 +97,7 @@ def _read_partition(
         )
     except OffsetOutOfRange:
         entry["error_code"] = ErrorCode.offset_out_of_range
-        entry["records"] = None
+        entry["records"] = b""
     return entry
 
 
@@ -241,7 +242,7 @@ async def handle(broker, request):
                         "log_start_offset": -1,
                         "aborted_transactions": None,
                         "preferred_read_replica": -1,
-                        "records": None,
+                        "records": b"",
                     }
                 ],
             }
