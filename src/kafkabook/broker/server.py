@@ -30,6 +30,8 @@ log = logging.getLogger("kafkabook.broker.server")
 
 _SIZE = struct.Struct(">i")
 API_VERSIONS_KEY = 18
+# Requests of one connection being handled at once; clients rarely have more than 5 in flight.
+MAX_IN_FLIGHT = 100
 
 
 class Server:
@@ -55,43 +57,77 @@ class Server:
         await asyncio.gather(*self._connections, return_exceptions=True)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Read requests and start handling each at once; answer them strictly in order.
+
+        Kafka mutes a connection while a request is in flight. We keep reading instead, so an
+        acks=all Produce waiting for replication does not hold back the next one (the
+        replicas fetch both at once), while responses still leave in request order, which is
+        all a client can observe. Handlers start in arrival order and append before their
+        first await, so records keep their order too.
+        """
         task = asyncio.current_task()
         assert task is not None
         self._connections.add(task)
         peer = writer.get_extra_info("peername")
+        in_flight: asyncio.Queue[asyncio.Task[bytes | bool | None] | None] = asyncio.Queue(
+            MAX_IN_FLIGHT
+        )
+        responder = asyncio.create_task(self._respond(in_flight, writer, peer))
         try:
-            while True:
-                try:
-                    size_bytes = await reader.readexactly(4)
-                except (asyncio.IncompleteReadError, ConnectionError):
-                    return
-                (size,) = _SIZE.unpack(size_bytes)
-                if size < 0 or size > self.max_request_bytes:
-                    log.warning(
-                        "closing connection from %s: request size %d is outside 0..%d "
-                        "(socket.request.max.bytes)",
-                        peer,
-                        size,
-                        self.max_request_bytes,
-                    )
-                    return
-                try:
-                    frame = await reader.readexactly(size)
-                except (asyncio.IncompleteReadError, ConnectionError):
-                    return
-                response = await self._handle(frame, peer)
-                if response is False:
-                    return
-                if response:
-                    writer.write(response)
-                    await writer.drain()
+            while not responder.done():
+                frame = await self._read_frame(reader, peer)
+                if frame is None:
+                    break
+                await in_flight.put(asyncio.create_task(self._handle(frame, peer)))
+            if not responder.done():
+                await in_flight.put(None)
+                await responder
         except asyncio.CancelledError:
             pass
         except Exception:
             log.exception("connection from %s failed", peer)
         finally:
+            responder.cancel()
+            while not in_flight.empty():
+                pending = in_flight.get_nowait()
+                if pending is not None:
+                    pending.cancel()
             self._connections.discard(task)
             writer.close()
+
+    async def _read_frame(self, reader: asyncio.StreamReader, peer: object) -> bytes | None:
+        """The next request frame, or None when the connection ends or breaks the rules."""
+        try:
+            size_bytes = await reader.readexactly(4)
+            (size,) = _SIZE.unpack(size_bytes)
+            if size < 0 or size > self.max_request_bytes:
+                log.warning(
+                    "closing connection from %s: request size %d is outside 0..%d "
+                    "(socket.request.max.bytes)",
+                    peer,
+                    size,
+                    self.max_request_bytes,
+                )
+                return None
+            return await reader.readexactly(size)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return None
+
+    async def _respond(
+        self,
+        in_flight: asyncio.Queue[asyncio.Task[bytes | bool | None] | None],
+        writer: asyncio.StreamWriter,
+        peer: object,
+    ) -> None:
+        """Write each request's response in arrival order; stop at a request that closes."""
+        while (pending := await in_flight.get()) is not None:
+            response = await pending
+            if response is False:
+                writer.close()
+                return
+            if response:
+                writer.write(response)
+                await writer.drain()
 
     async def _handle(self, frame: bytes, peer: object) -> bytes | bool | None:
         """The encoded response, None when none is due, False to close the connection."""
