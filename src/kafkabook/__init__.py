@@ -45,6 +45,7 @@ _LAZY = {
     "broker": "kafkabook.api.brokers",
     "ProducerRecord": "kafkabook.api.lines",
     "KafkabookError": "kafkabook.api.errors",
+    "course": "kafkabook.course",
     "load_ipython_extension": "kafkabook.magics",
     "unload_ipython_extension": "kafkabook.magics",
 }
@@ -56,7 +57,9 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'kafkabook' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    imported = importlib.import_module(module)
+    # A name that is itself a submodule (kb.course) is the module; others are its attribute.
+    value = imported if module == f"{__name__}.{name}" else getattr(imported, name)
     if name != "broker":
         globals()[name] = value
     return value
