@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 # jupyter refuses to run as root unless told; CI machines and containers run as root.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: help install lab test lint oracle-jars oracle
+.PHONY: help install lab test lint oracle-jars oracle conformance
 
 help:
 	@echo "make install   create .venv and install kafkabook with its test and lab extras (and kcat)"
@@ -26,6 +26,7 @@ help:
 	@echo "make lint      ruff check + ruff format --check"
 	@echo "make oracle-jars  fetch Apache Kafka's jars with Maven into ~/.cache/kafkabook/oracle"
 	@echo "make oracle    run the tests against a real 3-broker Apache Kafka (Java 17 + Maven)"
+	@echo "make conformance  the bundled cluster against real Kafka, and Kafka's own tools against it"
 
 install: $(STAMP)
 	@command -v kcat >/dev/null 2>&1 || { \
@@ -58,3 +59,6 @@ oracle-jars:
 
 oracle: install oracle-jars
 	$(BIN)/python -m pytest -m oracle tests/oracle $(PYTEST_ARGS)
+
+conformance: install oracle-jars
+	$(BIN)/python -m pytest -m oracle tests/conformance $(PYTEST_ARGS)
