@@ -150,10 +150,6 @@ def test_topic_config_synonyms(pair: tuple[Target, Target], overrides: dict) -> 
     assert differ == {}
 
 
-@bundled_bug(
-    "a topic's retention.ms ignores the static broker config log.retention.hours (100 here): "
-    "the bundled cluster describes 604800000, Kafka 360000000"
-)
 def test_retention_ms_follows_log_retention_hours(target: Target) -> None:
     assert SHARED_CONFIGS["log.retention.hours"] == "100"
     name = target.create_topic(unique("hours"), 1, 3)
@@ -161,10 +157,6 @@ def test_retention_ms_follows_log_retention_hours(target: Target) -> None:
     assert entry["value"] == str(100 * 3_600_000)
 
 
-@bundled_bug(
-    "message.timestamp.after.max.ms (topic) and log.message.timestamp.after.max.ms (broker) "
-    "default to 9223372036854775807; Kafka 4's default is 3600000"
-)
 def test_message_timestamp_after_max_ms_default(target: Target) -> None:
     name = target.create_topic(unique("after"), 1, 3)
     entry = target.describe_configs(TOPIC, name)["configs"]["message.timestamp.after.max.ms"]
@@ -367,19 +359,11 @@ def test_alter_then_describe(target: Target) -> None:
     )
 
 
-@bundled_bug(
-    "IncrementalAlterConfigs DELETE of an unknown topic config answers INVALID_CONFIG (40); "
-    "Kafka answers NONE (deleting what is not set is a no-op)"
-)
 def test_delete_of_an_unknown_config(target: Target) -> None:
     name = target.create_topic(unique("delunk"), 1, 3)
     assert incremental(target, name, [("no.such.config", DELETE, None)]) == NONE
 
 
-@bundled_bug(
-    "IncrementalAlterConfigs naming one config twice in a resource is applied (NONE); Kafka "
-    "refuses it with INVALID_REQUEST (42, 'Error due to duplicate config keys')"
-)
 def test_duplicate_keys_in_one_alteration(target: Target) -> None:
     name = target.create_topic(unique("dupkey"), 1, 3)
     ops = [("retention.ms", SET, "1000"), ("retention.ms", SET, "2000")]

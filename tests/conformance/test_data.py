@@ -24,7 +24,6 @@ from .kit import (
     Rec,
     Target,
     batch,
-    bundled_bug,
     expect,
     kafka_partition,
     murmur2,
@@ -127,10 +126,6 @@ def test_old_timestamps_are_accepted(target: Target) -> None:
     assert record.timestamp == 1000
 
 
-@bundled_bug(
-    "message.timestamp.after.max.ms defaults to Long.MAX; Kafka 4's default is 3600000, so a "
-    "record stamped two hours ahead is refused with INVALID_TIMESTAMP (32) and record_errors"
-)
 def test_future_timestamps_are_refused(target: Target) -> None:
     name = target.create_topic(unique("future"), 1, 3)
     ahead = int(time.time() * 1000) + 2 * 3600 * 1000
@@ -170,10 +165,6 @@ def test_fetch_round_trip_and_errors(target: Target) -> None:
     assert unknown["error_code"] == UNKNOWN_TOPIC_OR_PARTITION
 
 
-@bundled_bug(
-    "a Fetch answered OFFSET_OUT_OF_RANGE carries the partition's real high_watermark, "
-    "last_stable_offset and log_start_offset; Kafka sends -1 for all three with the error"
-)
 def test_fetch_out_of_range_answer(target: Target) -> None:
     name = target.create_topic(unique("oor"), 1, 3)
     target.produce(name, 0, [Rec(b"a")])
@@ -258,10 +249,6 @@ def test_list_offsets(target: Target) -> None:
     assert target.list_offsets(unique("nosuch"), 0, LATEST, node_id=leader)["error_code"] == 3
 
 
-@bundled_bug(
-    "ListOffsets that finds no offset (a timestamp after the last record, or MAX_TIMESTAMP "
-    "on an empty log) answers leader_epoch 0; Kafka answers -1 with offset -1"
-)
 def test_list_offsets_not_found_epoch(target: Target) -> None:
     name = target.create_topic(unique("nf"), 1, 3)
     assert target.list_offsets(name, 0, MAX_TIMESTAMP)["leader_epoch"] == -1
@@ -270,11 +257,6 @@ def test_list_offsets_not_found_epoch(target: Target) -> None:
     assert (answer["offset"], answer["leader_epoch"]) == (-1, -1)
 
 
-@bundled_bug(
-    "ListOffsets v8 with timestamp -5 (LATEST_TIERED, a v9 sentinel) makes the handler raise "
-    "('is a ListOffsets sentinel, not a time') and the broker closes the connection; Kafka "
-    "answers the partition with UNSUPPORTED_VERSION (35)"
-)
 def test_list_offsets_sentinel_of_a_later_version(target: Target) -> None:
     name = target.create_topic(unique("sentinel"), 1, 3)
     answer = target.list_offsets(name, 0, -5)

@@ -21,7 +21,6 @@ from .kit import (
     TOPIC_ALREADY_EXISTS,
     UNKNOWN_TOPIC_OR_PARTITION,
     Target,
-    bundled_bug,
     documented_default,
     unique,
     wait_for,
@@ -166,11 +165,6 @@ def test_existing_and_colliding_names(target: Target) -> None:
     assert collides["error_code"] == INVALID_TOPIC_EXCEPTION
 
 
-@bundled_bug(
-    "a CreateTopics request naming one topic twice gets two results "
-    "(INVALID_REQUEST and NONE) and the topic is created; Kafka answers one INVALID_REQUEST "
-    "result and creates nothing",
-)
 def test_topic_named_twice_in_one_request(target: Target) -> None:
     name = unique("twice")
     results = target.create_topics([{"name": name}, {"name": name}])
@@ -205,10 +199,6 @@ def test_metadata_auto_creates_with_broker_defaults(target: Target) -> None:
         )
 
 
-@bundled_bug(
-    "the Metadata answer that triggers auto-creation says "
-    "LEADER_NOT_AVAILABLE (5); Kafka 4 (KRaft) says UNKNOWN_TOPIC_OR_PARTITION (3)",
-)
 def test_metadata_auto_create_first_answer(target: Target) -> None:
     first = target.metadata([unique("auto")], auto_create=True)["topics"][0]
     assert first["error_code"] == UNKNOWN_TOPIC_OR_PARTITION

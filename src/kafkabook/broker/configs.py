@@ -133,7 +133,7 @@ TOPIC_CONFIGS: dict[str, ConfigDef] = _defs(
     ConfigDef(
         "message.timestamp.after.max.ms",
         T.LONG,
-        LONG_MAX,
+        "3600000",
         "log.message.timestamp.after.max.ms",
         minimum=0,
     ),
@@ -222,7 +222,7 @@ BROKER_CONFIGS: dict[str, ConfigDef] = _defs(
     ConfigDef("log.index.size.max.bytes", T.INT, "10485760"),
     ConfigDef("log.local.retention.bytes", T.LONG, "-2"),
     ConfigDef("log.local.retention.ms", T.LONG, "-2"),
-    ConfigDef("log.message.timestamp.after.max.ms", T.LONG, LONG_MAX),
+    ConfigDef("log.message.timestamp.after.max.ms", T.LONG, "3600000"),
     ConfigDef("log.message.timestamp.before.max.ms", T.LONG, LONG_MAX),
     ConfigDef(
         "log.message.timestamp.type", T.STRING, "CreateTime", valid=("CreateTime", "LogAppendTime")
@@ -298,10 +298,16 @@ def effective_topic_config(
     if definition.synonym and definition.synonym in broker:
         return broker[definition.synonym], "STATIC_BROKER_CONFIG"
     if definition.synonym:
-        value = broker_default(definition.synonym, {})
+        value = synonym_default(definition.synonym, broker)
         if value is not None:
             return value, "DEFAULT_CONFIG"
     return definition.default, "DEFAULT_CONFIG"
+
+
+def synonym_default(synonym: str, broker: dict[str, str]) -> str | None:
+    """The default of a broker config that is not set itself, derived from the configs that
+    are (log.retention.ms from log.retention.hours, as Kafka derives it)."""
+    return broker_default(synonym, {k: v for k, v in broker.items() if k != synonym})
 
 
 def validate_topic_configs(configs: dict[str, str | None]) -> str | None:

@@ -37,20 +37,21 @@ async def handle(broker, request):
     body = request.body
     results = []
     to_create = []
-    seen: set[str] = set()
+    # A name given twice gets one INVALID_REQUEST result, and is not created at all.
+    names = [t.name for t in body.topics]
+    duplicates = {n for n in names if names.count(n) > 1}
+    for name in sorted(duplicates, key=names.index):
+        results.append(
+            {
+                "name": name,
+                "error_code": ErrorCode.invalid_request,
+                "error_message": "Duplicate topic name.",
+            }
+        )
     for topic in body.topics:
-        configs = {c.name: c.value for c in topic.configs}
-        if topic.name in seen:
-            results.append(
-                {
-                    "name": topic.name,
-                    "error_code": ErrorCode.invalid_request,
-                    "error_message": f"Create topics request from client contains multiple "
-                    f"topics with the same name: {topic.name}",
-                }
-            )
+        if topic.name in duplicates:
             continue
-        seen.add(topic.name)
+        configs = {c.name: c.value for c in topic.configs}
         problem = validate_topic_configs(configs)
         if problem:
             results.append(

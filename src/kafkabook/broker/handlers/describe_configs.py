@@ -10,7 +10,7 @@ Version notes: documentation (v3+) is left null.
 from __future__ import annotations
 
 from ...protocol.errors import ErrorCode
-from ..configs import BROKER_CONFIGS, TOPIC_CONFIGS, ConfigSource, broker_default
+from ..configs import BROKER_CONFIGS, TOPIC_CONFIGS, ConfigSource, broker_default, synonym_default
 from ..topics import topic_name_error
 from . import api
 
@@ -65,7 +65,7 @@ def topic_configs(broker, topic: str, keys, include_synonyms: bool) -> list[dict
                     "source": int(ConfigSource.STATIC_BROKER_CONFIG),
                 }
             )
-        default = broker_default(syn, {}) if syn else definition.default
+        default = synonym_default(syn, static) if syn else definition.default
         if default is not None:
             synonyms.append(
                 {"name": syn or name, "value": default, "source": int(ConfigSource.DEFAULT_CONFIG)}

@@ -98,6 +98,10 @@ def _read_partition(
     except OffsetOutOfRange:
         entry["error_code"] = ErrorCode.offset_out_of_range
         entry["records"] = b""
+        if replica_id < 0:
+            # Kafka tells a consumer nothing else with this error; our own followers keep the
+            # leader's log start, which they need to start over when it moved past them.
+            entry["high_watermark"] = entry["last_stable_offset"] = entry["log_start_offset"] = -1
     return entry
 
 

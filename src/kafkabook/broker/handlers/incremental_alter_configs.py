@@ -26,7 +26,10 @@ async def handle(broker, request):
         current = broker.image.configs.get((kind, res.resource_name), {})
         to_set: dict[str, str] = {}
         to_delete: list[str] = []
-        for cfg in res.configs:
+        keys = [cfg.name for cfg in res.configs]
+        if len(set(keys)) != len(keys):
+            early[i] = (ErrorCode.invalid_request, "Error due to duplicate config keys")
+        for cfg in res.configs if i not in early else ():
             definition = catalogue.get(cfg.name)
             if cfg.config_operation in (APPEND, SUBTRACT):
                 if definition is None or definition.type != ConfigType.LIST:
@@ -50,7 +53,8 @@ async def handle(broker, request):
                     items = [x for x in items if x not in extra]
                 to_set[cfg.name] = ",".join(items)
             elif cfg.config_operation == DELETE:
-                to_delete.append(cfg.name)
+                if definition is not None:  # deleting an unknown config is a no-op, as in Kafka
+                    to_delete.append(cfg.name)
             elif cfg.config_operation == SET:
                 to_set[cfg.name] = cfg.value
             else:

@@ -62,13 +62,16 @@ async def handle(broker, request):
                     if current < replica.leader_epoch
                     else ErrorCode.unknown_leader_epoch
                 )
-            elif (part.timestamp == MAX_TIMESTAMP and request.api_version < 7) or (
-                part.timestamp == EARLIEST_LOCAL and request.api_version < 8
+            elif (
+                (part.timestamp == MAX_TIMESTAMP and request.api_version < 7)
+                or (part.timestamp == EARLIEST_LOCAL and request.api_version < 8)
+                or part.timestamp < EARLIEST_LOCAL  # sentinels of later versions (-5: v9)
             ):
                 entry["error_code"] = ErrorCode.unsupported_version
             else:
                 entry["offset"], entry["timestamp"] = _lookup(replica, part.timestamp, as_replica)
-                entry["leader_epoch"] = replica.leader_epoch
+                # No offset found: no epoch either, as Kafka answers.
+                entry["leader_epoch"] = replica.leader_epoch if entry["offset"] >= 0 else -1
             results.append(entry)
         topics.append({"name": topic.name, "partitions": results})
     return {"throttle_time": 0, "topics": topics}

@@ -3,8 +3,8 @@
 Behavior: brokers are the live (unfenced) brokers; topics are all topics (null list, or an empty
 list at v0) or the requested ones by name or, from v10, by id. A missing topic is auto-created
 when both the request (v4+) and auto.create.topics.enable allow it, answering
-LEADER_NOT_AVAILABLE meanwhile, as Kafka does. A partition without a leader answers
-LEADER_NOT_AVAILABLE with leader -1; replicas on dead brokers are listed as offline.
+UNKNOWN_TOPIC_OR_PARTITION meanwhile, as Kafka's KRaft brokers do. A partition without a
+leader answers LEADER_NOT_AVAILABLE with leader -1; replicas on dead brokers are offline.
 Version notes: authorized operations are not computed (no ACLs yet): -2147483648.
 """
 
@@ -96,7 +96,10 @@ async def handle(broker, request):
                 topics.append(missing_topic(wanted.name, None, ErrorCode.invalid_topic_exception))
             elif allow_auto and broker.config("auto.create.topics.enable") == "true":
                 to_create.append(wanted.name)
-                topics.append(missing_topic(wanted.name, None, ErrorCode.leader_not_available))
+                # KRaft brokers answer UNKNOWN_TOPIC_OR_PARTITION while the topic is created.
+                topics.append(
+                    missing_topic(wanted.name, None, ErrorCode.unknown_topic_or_partition)
+                )
             else:
                 topics.append(
                     missing_topic(wanted.name, None, ErrorCode.unknown_topic_or_partition)

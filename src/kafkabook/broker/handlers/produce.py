@@ -25,6 +25,31 @@ from . import api
 VALID_ACKS = (-1, 0, 1)
 
 
+def _timestamp_error(broker, topic: str, data: bytes) -> tuple[str, list[dict]] | None:
+    """CreateTime records outside message.timestamp.{before,after}.max.ms of now (Kafka 4
+    refuses records more than an hour in the future by default). The header's timestamps
+    decide; only a refused batch is decoded, to name its first offending record."""
+    header = records.parse_header(data)
+    if header.timestamp_type != records.TimestampType.CREATE_TIME:
+        return None
+    now = int(time.time() * 1000)
+    after = int(broker.topic_config(topic, "message.timestamp.after.max.ms"))
+    before = int(broker.topic_config(topic, "message.timestamp.before.max.ms"))
+    if header.max_timestamp - now <= after and now - header.base_timestamp <= before:
+        return None
+    errors = []
+    for index, record in enumerate(records.decode_records(data)):
+        if record.timestamp - now > after or now - record.timestamp > before:
+            errors.append({"batch_index": index, "batch_index_error_message": None})
+    if not errors:
+        return None
+    message = (
+        f"Timestamp of a record is out of range: more than {after} ms after or {before} ms "
+        "before the broker's time (message.timestamp.after.max.ms / before.max.ms)"
+    )
+    return message, errors[:1]
+
+
 def _error(index: int, code: ErrorCode, message: str | None = None, leader=None) -> dict:
     entry = {
         "index": index,
@@ -71,6 +96,11 @@ async def _produce_partition(broker, topic: str, part, acks: int, deadline: floa
     problem = _check_batch(broker, topic, part.records)
     if problem:
         return _error(index, *problem)
+    out_of_range = _timestamp_error(broker, topic, part.records)
+    if out_of_range:
+        entry = _error(index, ErrorCode.invalid_timestamp, out_of_range[0])
+        entry["record_errors"] = out_of_range[1]
+        return entry
     min_isr = int(broker.topic_config(topic, "min.insync.replicas"))
     if acks == -1 and len(replica.view.isr) < min_isr:
         return _error(
