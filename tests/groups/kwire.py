@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import socket
 import struct
+import time
 from typing import Any
 
 from kafkabook.protocol.build import build
@@ -64,16 +65,28 @@ def first_broker(bootstrap: str) -> str:
     return bootstrap.split(",")[0]
 
 
-def find_coordinator(bootstrap: str, group_id: str) -> str:
-    """The coordinator's "host:port", waiting out COORDINATOR_NOT_AVAILABLE (topic creation)."""
-    import time
-
-    deadline = time.monotonic() + 30
+def find_coordinator(bootstrap: str, group_id: str, timeout: float = 30) -> str:
+    """The coordinator's "host:port", once it answers for the group: FindCoordinator answers
+    COORDINATOR_NOT_AVAILABLE while __consumer_offsets is created, and the coordinator
+    NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS until it has loaded its partition."""
+    deadline = time.monotonic() + timeout
     with Wire.to(first_broker(bootstrap)) as wire:
         while True:
             answer = wire.call(10, 3, key=group_id, key_type=0)
             if answer.error_code == 0:
-                return f"{answer.host}:{answer.port}"
+                address = f"{answer.host}:{answer.port}"
+                try:
+                    with Wire.to(address) as coordinator:
+                        fetched = coordinator.call(
+                            9,
+                            8,
+                            groups=[{"group_id": group_id, "topics": None}],
+                            require_stable=False,
+                        )
+                    if fetched.groups[0].error_code == 0:
+                        return address
+                except OSError:
+                    pass  # a coordinator that just died: ask again
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no coordinator for {group_id}: {answer.error_code!r}")
             time.sleep(0.2)

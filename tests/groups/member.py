@@ -109,13 +109,13 @@ def run_kafka_python(args, commands) -> None:
         auto_offset_reset="earliest",
         **({"group_instance_id": args.instance_id} if args.instance_id else {}),
     )
-    # kafka-python 3.0.12 can lose a rebalance's result when a group leader that assigned
-    # without topic metadata rejoins once the metadata arrives and that JoinGroup outlasts a
-    # poll(); the member then never gets its partitions (against any broker). Subscribing
-    # once the topic's metadata is known avoids that rejoin.
-    while not consumer.partitions_for_topic(args.topic):
-        time.sleep(0.1)
+    # kafka-python 3.0.12 loses a rebalance's result when a group leader that assigned without
+    # the topic's metadata rejoins once it arrives and that JoinGroup outlasts a poll(): the
+    # member never gets its partitions and its session expires (against any broker). A
+    # metadata refresh after subscribe(), before the first poll, avoids that rejoin.
     consumer.subscribe([args.topic])
+    while args.topic not in consumer.topics():
+        time.sleep(0.1)
     emit("ready")
     last = None
     while True:

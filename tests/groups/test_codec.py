@@ -8,6 +8,7 @@ codec's own writer; hypothesis then checks that every version round-trips.
 from __future__ import annotations
 
 import struct
+import uuid
 
 import pytest
 from hypothesis import given
@@ -105,12 +106,12 @@ def test_newer_record_types_are_reported_not_guessed():
 # -- values ---------------------------------------------------------------------------------------
 
 
-def test_offset_commit_value_v3_layout_is_the_default():
+def test_offset_commit_value_v3_layout():
     value = OffsetCommitValue(
         offset=42, metadata="meta", commit_timestamp=1700000000000, leader_epoch=5
     )
     expected = struct.pack(">hqi", 3, 42, 5) + s16("meta") + struct.pack(">q", 1700000000000)
-    assert encode_value(value) == expected
+    assert encode_value(value, 3) == expected
     assert decode_offset_value(expected) == value
 
 
@@ -128,7 +129,75 @@ def test_offset_commit_value_v0_and_v2_have_no_epoch():
         assert encode_value(OffsetCommitValue(7, "m", 99), version) == raw
 
 
-def test_offset_commit_value_v4_is_flexible():
+def test_offset_commit_value_v4_is_the_default_with_the_topic_id_tagged():
+    topic_id = uuid.UUID("ba73df60-4e23-4490-a23b-dfe24df45bb5")
+    value = OffsetCommitValue(1, "", 1795715924519, leader_epoch=0, topic_id=topic_id)
+    expected = (
+        struct.pack(">hqi", 4, 1, 0)
+        + compact(b"")
+        + struct.pack(">q", 1795715924519)
+        + uvarint(1)
+        + uvarint(0)
+        + uvarint(16)
+        + topic_id.bytes
+    )
+    assert encode_value(value) == expected
+    assert decode_offset_value(expected) == value
+
+
+def test_records_written_by_kafka_4_4_read_back_and_re_encode_byte_for_byte():
+    """Bytes a real Kafka 4.4 broker wrote to __consumer_offsets (a librdkafka consumer with
+    group.instance.id "inst" and client.id "cid" committed offset 1 of topic "t")."""
+    offset_key = bytes.fromhex("00010002673100017400000000")
+    offset_value = bytes.fromhex(
+        "000400000000000000010000000001000001a219028227010010ba73df604e234490a23bdfe24df45bb5"
+    )
+    empty_group = bytes.fromhex("0003000000000000ffffffff000001a219027ffb00000000")
+    group_key = bytes.fromhex("000200026731")
+    group_value = bytes.fromhex(
+        "00030008636f6e73756d657200000001000572616e67650029696e73742d32656234656136372d66353031"
+        "2d343739652d613438662d376339653437393764663664000001a21902805d000000010029696e73742d32"
+        "656234656136372d663530312d343739652d613438662d3763396534373937646636640004696e73740003"
+        "636964000a2f3132372e302e302e31000493e00000afc8000000170003000000010001740000000000000000"
+        "ffffffff000000000015000000000001000174000000010000000000000000"
+    )
+    assert decode_key(offset_key) == OffsetCommitKey("g1", "t", 0)
+    value = decode_offset_value(offset_value)
+    assert (value.offset, value.leader_epoch, value.metadata, value.expire_timestamp) == (
+        1,
+        0,
+        "",
+        -1,
+    )
+    assert value.topic_id == uuid.UUID("ba73df60-4e23-4490-a23b-dfe24df45bb5")
+    assert encode_key(decode_key(offset_key)) == offset_key
+    assert encode_value(value) == offset_value
+
+    assert decode_key(group_key) == GroupMetadataKey("g1")
+    # A new group is recorded at once: generation 0, no protocol type, no members.
+    empty = decode_group_value(empty_group)
+    assert (empty.protocol_type, empty.generation, empty.protocol, empty.leader, empty.members) == (
+        "",
+        0,
+        None,
+        None,
+        (),
+    )
+    assert encode_value(empty) == empty_group
+    group = decode_group_value(group_value)
+    (member,) = group.members
+    assert (group.protocol_type, group.generation, group.protocol) == ("consumer", 1, "range")
+    assert group.leader == member.member_id and member.member_id.startswith("inst-")
+    assert (member.group_instance_id, member.client_id, member.client_host) == (
+        "inst",
+        "cid",
+        "/127.0.0.1",
+    )
+    assert (member.rebalance_timeout, member.session_timeout) == (300000, 45000)
+    assert encode_value(group) == group_value
+
+
+def test_offset_commit_value_v4_without_a_topic_id():
     value = OffsetCommitValue(1, "x", 2, leader_epoch=3)
     expected = struct.pack(">hqi", 4, 1, 3) + compact(b"x") + struct.pack(">q", 2) + b"\x00"
     assert encode_value(value, 4) == expected
@@ -136,6 +205,8 @@ def test_offset_commit_value_v4_is_flexible():
     # An unknown tagged field is skipped.
     tagged = expected[:-1] + uvarint(1) + uvarint(7) + uvarint(2) + b"zz"
     assert decode_offset_value(tagged) == value
+    # A zero topic id is Kafka's default value: it is not written either.
+    assert encode_value(OffsetCommitValue(1, "x", 2, 3, topic_id=uuid.UUID(int=0)), 4) == expected
 
 
 def test_group_metadata_value_v3_layout_is_the_default():
@@ -177,7 +248,7 @@ def test_empty_group_metadata_has_null_protocol_and_leader():
 
 
 def test_group_metadata_value_old_versions():
-    # v0: no rebalance timeout (the session timeout stands in), no timestamp, no instance id.
+    # v0: no rebalance timeout (read as the field's default, -1), timestamp or instance id.
     member_v0 = s16("m") + s16("c") + s16("/h") + struct.pack(">i", 10000) + b32(b"s") + b32(b"a")
     raw_v0 = (
         struct.pack(">h", 0)
@@ -194,7 +265,7 @@ def test_group_metadata_value_old_versions():
         "range",
         "m",
         -1,
-        (MemberMetadata("m", None, "c", "/h", 10000, 10000, b"s", b"a"),),
+        (MemberMetadata("m", None, "c", "/h", -1, 10000, b"s", b"a"),),
     )
     # v2: rebalance timeout and state timestamp, still no instance id.
     member_v2 = (
@@ -267,10 +338,15 @@ def test_keys_round_trip(key):
     assert decode_key(encode_key(key)) == key
 
 
-@given(st.integers(0, 4), ints64, texts, ints64, ints32, ints64)
-def test_offset_values_round_trip(version, offset, metadata, ts, epoch, expire):
+@given(st.integers(0, 4), ints64, texts, ints64, ints32, ints64, st.none() | st.uuids())
+def test_offset_values_round_trip(version, offset, metadata, ts, epoch, expire, topic_id):
     value = OffsetCommitValue(
-        offset, metadata, ts, epoch if version >= 3 else -1, expire if version == 1 else -1
+        offset,
+        metadata,
+        ts,
+        epoch if version >= 3 else -1,
+        expire if version == 1 else -1,
+        topic_id if version >= 4 and topic_id and topic_id.int else None,
     )
     assert decode_offset_value(encode_value(value, version)) == value
 
@@ -305,7 +381,7 @@ def test_group_values_round_trip(version, ptype, generation, protocol, leader, t
             m.group_instance_id if version >= 3 else None,
             m.client_id,
             m.client_host,
-            m.rebalance_timeout if version >= 1 else m.session_timeout,
+            m.rebalance_timeout if version >= 1 else -1,
             m.session_timeout,
             m.subscription,
             m.assignment,

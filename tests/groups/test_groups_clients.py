@@ -22,7 +22,7 @@ import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from .kwire import Wire, find_coordinator, first_broker
+from .kwire import find_coordinator
 
 CLIENTS = ["confluent-kafka", "kafka-python", "aiokafka"]
 MEMBER_SCRIPT = Path(__file__).with_name("member.py")
@@ -477,11 +477,6 @@ def test_static_member_restart_without_rebalance(bundled_cluster, spawn, client)
 # -- the coordinator dies -------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def breakable(bundled_cluster_factory):
-    return bundled_cluster_factory(brokers=3, fresh=True)
-
-
 def retrying(call, timeout: float = 15):
     """`call()`, retried while the clients' metadata still points at the dead broker."""
     deadline = time.monotonic() + timeout
@@ -494,12 +489,10 @@ def retrying(call, timeout: float = 15):
             time.sleep(0.5)
 
 
-def coordinator_id(bootstrap: str, group: str) -> int:
-    with Wire.to(first_broker(bootstrap)) as wire:
-        address = find_coordinator(bootstrap, group)
-        answer = wire.call(10, 3, key=group, key_type=0)
-        assert f"{answer.host}:{answer.port}" == address
-        return answer.node_id
+def coordinator_id(cluster, bootstrap: str, group: str) -> int:
+    """The node id of the group's coordinator, once it answers for the group."""
+    _, port = find_coordinator(bootstrap, group).rsplit(":", 1)
+    return next(b.node_id for b in cluster.status().brokers if b.port == int(port))
 
 
 @pytest.mark.parametrize("client", CLIENTS)
@@ -519,7 +512,7 @@ def test_killing_the_coordinator_loses_no_committed_offset(breakable, spawn, cli
     b.commit()
     read_before = (len(a.records), len(b.records))
 
-    victim = coordinator_id(bootstrap, group)
+    victim = coordinator_id(cluster, bootstrap, group)
     killed_at = time.monotonic()
     cluster.kill(victim)
     try:
@@ -527,7 +520,7 @@ def test_killing_the_coordinator_loses_no_committed_offset(breakable, spawn, cli
             f"127.0.0.1:{br.port}" for br in cluster.status().brokers if br.node_id != victim
         )
         # Another broker leads the group's offsets partition now: it loaded group and offsets.
-        assert wait_until(lambda: coordinator_id(survivors, group) != victim, 20)
+        assert wait_until(lambda: coordinator_id(cluster, survivors, group) != victim, 30)
         assert retrying(lambda: committed_and_end_offsets(client, survivors, group, topic))[0] == {
             0: 10,
             1: 10,

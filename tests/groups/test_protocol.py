@@ -46,6 +46,22 @@ def topic(bundled_cluster) -> str:
     name = f"wire-{uuid.uuid4().hex[:6]}"
     admin = AdminClient({"bootstrap.servers": bundled_cluster.bootstrap})
     admin.create_topics([NewTopic(name, 3, 3)])[name].result(15)
+    # Every broker must know it (OffsetCommit checks the topic on the broker it reaches).
+    for broker in bundled_cluster.status().brokers:
+        with Wire(broker.host, broker.port) as wire:
+            deadline = time.monotonic() + 15
+            while not any(
+                t.error_code == 0
+                for t in wire.call(
+                    3,
+                    12,
+                    topics=[{"name": name, "topic_id": uuid.UUID(int=0)}],
+                    allow_auto_topic_creation=False,
+                    include_topic_authorized_operations=False,
+                ).topics
+            ):
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
     return name
 
 
@@ -601,6 +617,18 @@ def test_delete_groups_and_offsets(topic, coordinator):
     )
 
 
+def topic_id_of(bootstrap: str, topic: str) -> uuid.UUID:
+    with Wire.to(first_broker(bootstrap)) as wire:
+        meta = wire.call(
+            3,
+            12,
+            topics=[{"name": topic, "topic_id": uuid.UUID(int=0)}],
+            allow_auto_topic_creation=False,
+            include_topic_authorized_operations=False,
+        )
+    return meta.topics[0].topic_id
+
+
 def group_on_same_broker(wire: Wire) -> str:
     """A fresh group id coordinated by the broker `wire` talks to."""
     while True:
@@ -650,8 +678,9 @@ def test_records_in_the_offsets_topic_are_kafkas(bundled_cluster, topic, coordin
         1,
         42,
         "hello",
-        b"\x00\x03",
+        b"\x00\x04",
     )
+    assert value.topic_id == topic_id_of(bundled_cluster.bootstrap, topic)
     key, value, version = found["group"]
     assert version == b"\x00\x03"
     assert (value.protocol_type, value.generation, value.protocol, value.leader) == (

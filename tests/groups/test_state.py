@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from kafkabook.broker.groups.assignment import encode_subscription
 from kafkabook.broker.groups.group import ClassicGroup, Member
+from kafkabook.broker.groups.offsets_codec import GroupMetadataValue, MemberMetadata
 from kafkabook.broker.groups.state import (
     HEARTBEAT_ANSWER,
     TRANSITIONS,
@@ -267,3 +268,17 @@ def test_membership_bookkeeping_stays_consistent(ops):
         assert g.leader_id is None or g.leader_id in g.members
         assert g.candidate_protocols() == ({"range", "roundrobin"} if g.members else set())
         assert set(g.static_members.values()) <= set(g.members)
+
+
+def test_a_v0_record_without_rebalance_timeout_uses_the_session_timeout():
+    value = GroupMetadataValue(
+        "consumer",
+        4,
+        "range",
+        "m",
+        -1,
+        (MemberMetadata("m", None, "c", "/h", -1, 10000, b"", b""),),
+    )
+    group = ClassicGroup.from_record("g", value)
+    assert group.members["m"].rebalance_timeout_ms == 10000
+    assert group.current_state_timestamp is None

@@ -41,6 +41,7 @@ from .group import ClassicGroup, Member, Protocols
 from .offsets_codec import (
     CodecError,
     GroupMetadataKey,
+    GroupMetadataValue,
     OffsetCommitKey,
     OffsetCommitValue,
     decode_group_value,
@@ -450,6 +451,16 @@ class GroupCoordinator:
                 value.expire_timestamp,
             )
 
+    def _write_record_soon(self, cp: CoordinatorPartition, key: Any, value: Any) -> None:
+        """Append one record in the background (appends keep the order of these calls)."""
+
+        async def write() -> None:
+            error, _ = await self._append(cp, [(key, value)])
+            if error != ErrorCode.none:
+                log.warning("writing %s failed: %s", key, error.name)
+
+        self._spawn(write())
+
     def _write_group_soon(
         self,
         cp: CoordinatorPartition,
@@ -771,7 +782,15 @@ class GroupCoordinator:
         if group is None:
             if not unknown:
                 return join_answer(ErrorCode.unknown_member_id, req.member_id)
-            group = cp.groups[req.group_id] = ClassicGroup(req.group_id)
+            group = cp.groups[req.group_id] = ClassicGroup(
+                req.group_id, current_state_timestamp=now_ms()
+            )
+            # Kafka records a new group at once, as an empty generation 0 (no protocol type).
+            self._write_record_soon(
+                cp,
+                GroupMetadataKey(req.group_id),
+                GroupMetadataValue("", 0, None, None, group.current_state_timestamp or -1, ()),
+            )
         if not self._accept_joining_member(group, req.member_id):
             member = group.members.get(req.member_id)
             if member is not None:
@@ -1014,10 +1033,11 @@ class GroupCoordinator:
     # -- SyncGroup ----------------------------------------------------------------------------
 
     async def sync_group(self, req: SyncRequest) -> dict[str, Any]:
-        if not req.group_id:
-            return sync_answer(ErrorCode.invalid_group_id)
+        # v5 must name the protocol (checked before anything else, as Kafka's request layer).
         if req.version >= 5 and (req.protocol_type is None or req.protocol_name is None):
             return sync_answer(ErrorCode.inconsistent_group_protocol)
+        if not req.group_id:
+            return sync_answer(ErrorCode.invalid_group_id)
         cp, error = self._owner(req.group_id)
         if cp is None:
             return sync_answer(error)
@@ -1181,7 +1201,9 @@ class GroupCoordinator:
                     else ErrorCode.illegal_generation
                 )
             # Without group management (an admin, or assign() with commits): a simple group.
-            group = cp.groups[req.group_id] = ClassicGroup(req.group_id)
+            group = cp.groups[req.group_id] = ClassicGroup(
+                req.group_id, current_state_timestamp=now_ms()
+            )
         error = group.validate_offset_commit(
             req.member_id, req.group_instance_id, req.generation_id
         )
@@ -1196,6 +1218,12 @@ class GroupCoordinator:
         max_metadata = self._config_int("offset.metadata.max.bytes")
         now = now_ms()
         expire = now + req.retention_ms if req.retention_ms != -1 else -1
+        # Kafka 4.4 stores the committed topic's id along with its name.
+        topic_ids = {
+            name: uuid.UUID(topic.topic_id)
+            for name in {p.topic for p in req.partitions}
+            if (topic := self.broker.image.topics.get(name)) is not None
+        }
         for p in req.partitions:
             if p.metadata is not None and java_length(p.metadata) > max_metadata:
                 results[(p.topic, p.partition)] = ErrorCode.offset_metadata_too_large
@@ -1204,7 +1232,14 @@ class GroupCoordinator:
             entries.append(
                 (
                     OffsetCommitKey(req.group_id, p.topic, p.partition),
-                    OffsetCommitValue(p.offset, p.metadata or "", now, p.leader_epoch, expire),
+                    OffsetCommitValue(
+                        p.offset,
+                        p.metadata or "",
+                        now,
+                        p.leader_epoch,
+                        expire,
+                        topic_ids.get(p.topic),
+                    ),
                 )
             )
         if not entries:

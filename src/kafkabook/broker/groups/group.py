@@ -386,7 +386,8 @@ class ClassicGroup:
                     m.group_instance_id,
                     m.client_id,
                     m.client_host,
-                    m.rebalance_timeout,
+                    # Before v1 records had no rebalance timeout: the session timeout bounded it.
+                    m.session_timeout if m.rebalance_timeout == -1 else m.rebalance_timeout,
                     m.session_timeout,
                     value.protocol_type,
                     ((value.protocol or "", m.subscription),),

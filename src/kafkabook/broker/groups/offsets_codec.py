@@ -17,7 +17,9 @@ length; arrays are int32 count)::
                                carried a retention time)
                         v2     as v0
                         v3     offset int64, leader_epoch int32, metadata string,
-                               commit_timestamp int64          <- what Kafka writes
+                               commit_timestamp int64
+                        v4     v3's fields, flexible (compact string), and tagged
+                               field 0: topic_id uuid          <- what Kafka 4.4 writes
     GroupMetadataValue  v0     protocol_type string, generation int32, protocol string?,
                                leader string?, members [member_id, client_id, client_host,
                                session_timeout int32, subscription bytes, assignment bytes]
@@ -27,8 +29,9 @@ length; arrays are int32 count)::
                                <- what Kafka writes
 
 Version 4 of both values is the first *flexible* one (compact strings, bytes and arrays, and a
-tagged-field section after every struct); it is decoded and encoded too, but never chosen by
-default, as in Kafka.
+tagged-field section after every struct). Kafka 4.4 writes OffsetCommitValue v4 (v1 when a
+commit carries an expire timestamp), with the committed topic's id as tagged field 0, and
+GroupMetadataValue v3; older versions are read too (a log may hold them).
 
 >>> key = encode_key(OffsetCommitKey("g", "t", 0))
 >>> key.hex()
@@ -42,6 +45,7 @@ OffsetCommitKey(group='g', topic='t', partition=0)
 from __future__ import annotations
 
 import struct
+import uuid
 from dataclasses import dataclass
 
 __all__ = [
@@ -71,6 +75,8 @@ GROUP_METADATA_KEY_VERSION = 2
 OFFSET_VALUE_VERSIONS = range(0, 5)
 GROUP_VALUE_VERSIONS = range(0, 5)
 FLEXIBLE_VERSION = 4
+#: The tag of OffsetCommitValue's topicId (v4+).
+TOPIC_ID_TAG = 0
 
 _I16 = struct.Struct(">h")
 _I32 = struct.Struct(">i")
@@ -140,11 +146,13 @@ class OffsetCommitValue:
     commit_timestamp: int
     leader_epoch: int = -1
     expire_timestamp: int = -1
+    #: v4's tagged field 0: the id of the committed topic (None: not written).
+    topic_id: uuid.UUID | None = None
 
     @property
     def default_version(self) -> int:
-        """Kafka writes v1 only to keep an explicit expire timestamp, v3 otherwise."""
-        return 1 if self.expire_timestamp != -1 else 3
+        """Kafka 4.4 writes v1 only to keep an explicit expire timestamp, v4 otherwise."""
+        return 1 if self.expire_timestamp != -1 else 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,9 +233,15 @@ class _Writer:
         else:
             self.int32(n)
 
-    def tags(self) -> None:
+    def tags(self, tagged: dict[int, bytes] | None = None) -> None:
+        """The tagged-field section: (tag, size, bytes) in ascending tag order."""
         if self.flexible:
-            self.uvarint(0)  # no tagged fields
+            tagged = tagged or {}
+            self.uvarint(len(tagged))
+            for tag in sorted(tagged):
+                self.uvarint(tag)
+                self.uvarint(len(tagged[tag]))
+                self.out += tagged[tag]
 
 
 class _Reader:
@@ -291,11 +305,14 @@ class _Reader:
             raise CodecError("array is null")
         return n
 
-    def tags(self) -> None:
+    def tags(self) -> dict[int, bytes]:
+        """The tagged fields by tag; callers pick the ones they know and ignore the rest."""
+        found: dict[int, bytes] = {}
         if self.flexible:
             for _ in range(self.uvarint()):
-                self.uvarint()  # tag
-                self._take(self.uvarint())  # unknown tagged fields are skipped, as Kafka does
+                tag = self.uvarint()
+                found[tag] = bytes(self._take(self.uvarint()))
+        return found
 
 
 # ---------------------------------------------------------------------------------------------
@@ -352,7 +369,9 @@ def encode_value(
         w.int64(value.commit_timestamp)
         if version == 1:
             w.int64(value.expire_timestamp)
-        w.tags()
+        # Kafka leaves a default (null, or all-zero) topic id out of the tagged fields.
+        has_id = value.topic_id is not None and value.topic_id.int != 0
+        w.tags({TOPIC_ID_TAG: value.topic_id.bytes} if has_id else None)
         return bytes(w.out)
     if version not in GROUP_VALUE_VERSIONS:
         raise CodecError(f"GroupMetadataValue has no version {version}")
@@ -398,8 +417,13 @@ def decode_offset_value(data: bytes | bytearray | memoryview) -> OffsetCommitVal
     metadata = r.required_string("metadata")
     commit_timestamp = r.int64()
     expire_timestamp = r.int64() if version == 1 else -1
-    r.tags()
-    return OffsetCommitValue(offset, metadata, commit_timestamp, leader_epoch, expire_timestamp)
+    raw_id = r.tags().get(TOPIC_ID_TAG)
+    if raw_id is not None and len(raw_id) != 16:
+        raise CodecError(f"topic id tagged field has {len(raw_id)} bytes, not 16")
+    topic_id = uuid.UUID(bytes=raw_id) if raw_id is not None else None
+    return OffsetCommitValue(
+        offset, metadata, commit_timestamp, leader_epoch, expire_timestamp, topic_id
+    )
 
 
 def decode_group_value(data: bytes | bytearray | memoryview) -> GroupMetadataValue:
@@ -415,11 +439,8 @@ def decode_group_value(data: bytes | bytearray | memoryview) -> GroupMetadataVal
         instance_id = r.string() if version >= 3 else None
         client_id = r.required_string("client_id")
         client_host = r.required_string("client_host")
-        # Before v1 there was only the session timeout, which also bounded the rebalance.
-        rebalance_timeout = r.int32() if version >= 1 else -1
+        rebalance_timeout = r.int32() if version >= 1 else -1  # the field's default before v1
         session_timeout = r.int32()
-        if rebalance_timeout == -1:
-            rebalance_timeout = session_timeout
         subscription = r.bytes_() or b""
         assignment = r.bytes_() or b""
         r.tags()
