@@ -389,6 +389,10 @@ def test_static_member_restart_keeps_the_generation(topic, coordinator):
     assert [m.error_code for m in left.members] == [ErrorCode.none]
     d = wire.call(DESCRIBE, 5, groups=[group], include_authorized_operations=False).groups[0]
     assert (d.group_state, d.members) == ("Empty", ())
+    # Before v3 one member leaves and its error is the answer's.
+    assert wire.call(LEAVE, 1, group_id=group, member_id="gone").error_code == (
+        ErrorCode.unknown_member_id
+    )
 
 
 def test_inconsistent_protocols(topic, coordinator):
