@@ -8,6 +8,7 @@ always leave in the order the requests arrived.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import struct
 from typing import TYPE_CHECKING
@@ -30,6 +31,11 @@ log = logging.getLogger("kafkabook.broker.server")
 
 _SIZE = struct.Struct(">i")
 API_VERSIONS_KEY = 18
+# The (host, port) of the client whose request is being handled: handlers that report client
+# hosts (DescribeGroups) read it. Each request runs in a task of its own, so it is per request.
+CLIENT_ADDRESS: contextvars.ContextVar[tuple | None] = contextvars.ContextVar(
+    "client_address", default=None
+)
 # Requests of one connection being handled at once; clients rarely have more than 5 in flight.
 MAX_IN_FLIGHT = 100
 
@@ -158,6 +164,7 @@ class Server:
             )
             return False
         try:
+            CLIENT_ADDRESS.set(peer if isinstance(peer, tuple) else None)
             fields = await api.handle(self.broker, request)
         except Exception:
             log.exception(

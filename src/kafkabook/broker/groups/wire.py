@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import uuid
 from typing import Any
@@ -21,16 +20,13 @@ def millis(value: Any) -> int:
 def client_host() -> str:
     """The requesting client's address as Kafka reports it (InetAddress.toString: "/127.0.0.1").
 
-    Handlers receive only the decoded request, so the address is read from the connection
-    coroutine serving it (``Server._serve`` keeps it as ``peer``); brokers bind loopback only,
-    hence the fallback.
+    The server records each request's client address in a context variable; brokers bind
+    loopback only, hence the fallback.
     """
-    task = asyncio.current_task()
-    frame = getattr(task.get_coro(), "cr_frame", None) if task is not None else None
-    peer = frame.f_locals.get("peer") if frame is not None else None
-    if isinstance(peer, tuple) and peer:
-        return f"/{peer[0]}"
-    return "/127.0.0.1"
+    from ..server import CLIENT_ADDRESS
+
+    peer = CLIENT_ADDRESS.get()
+    return f"/{peer[0]}" if peer else "/127.0.0.1"
 
 
 def topic_id_of(broker: Any, name: str) -> uuid.UUID | None:
