@@ -182,3 +182,29 @@ def test_fetch_errors_carry_empty_not_null_records(bundled_cluster):
         assert data.records is not None
     # One broker leads the partition; the other two answer NOT_LEADER_OR_FOLLOWER.
     assert errors.count(ErrorCode.not_leader_or_follower) == 2
+
+
+def test_asking_for_the_offsets_topic_creates_it_with_its_own_layout(bundled_cluster):
+    """Auto-creating __consumer_offsets by name gives the coordinator's 50 partitions, not the
+    one-partition default of ordinary auto-created topics."""
+    import time
+
+    from kio.schema.metadata.v12.request import MetadataRequest
+
+    request = build(
+        MetadataRequest,
+        topics=[{"name": "__consumer_offsets", "topic_id": None}],
+        allow_auto_topic_creation=True,
+        include_topic_authorized_operations=False,
+    )
+    address = first_broker(bundled_cluster)
+    deadline = time.monotonic() + 20
+    while True:
+        _, response = decode_response(3, 12, round_trip(address, encode_request(request, 8, "t")))
+        topic = response.topics[0]
+        if topic.error_code == ErrorCode.none or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert topic.error_code == ErrorCode.none
+    assert topic.is_internal
+    assert len(topic.partitions) == 50

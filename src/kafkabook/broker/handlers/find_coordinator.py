@@ -34,7 +34,7 @@ MESSAGES = {
 NO_NODE = (-1, "", -1)
 
 
-def _create_offsets_topic(broker) -> None:
+def create_offsets_topic(broker) -> None:
     """Ask the controller for __consumer_offsets once at a time (lookups meanwhile answer
     COORDINATOR_NOT_AVAILABLE; the clients retry)."""
     pending = getattr(broker, "_offsets_topic_creation", None)
@@ -84,7 +84,7 @@ def lookup(broker, key_type: int, key: str) -> tuple[ErrorCode, tuple[int, str, 
         return ErrorCode.invalid_request, NO_NODE
     topic = broker.image.topics.get(OFFSETS_TOPIC)
     if topic is None or not topic.partitions:
-        _create_offsets_topic(broker)
+        create_offsets_topic(broker)
         return ErrorCode.coordinator_not_available, NO_NODE
     state = topic.partitions.get(partition_for(key, len(topic.partitions)))
     node = broker.image.brokers.get(state.leader) if state is not None else None

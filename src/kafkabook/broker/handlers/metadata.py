@@ -13,8 +13,10 @@ from __future__ import annotations
 import uuid
 
 from ...protocol.errors import ErrorCode
+from ..groups.coordinator import OFFSETS_TOPIC
 from ..topics import topic_name_error
 from . import api
+from .find_coordinator import create_offsets_topic
 
 NO_OPS = -(2**31)
 
@@ -104,6 +106,10 @@ async def handle(broker, request):
                 topics.append(
                     missing_topic(wanted.name, None, ErrorCode.unknown_topic_or_partition)
                 )
+        if OFFSETS_TOPIC in to_create:
+            # With the group coordinator's layout (50 compacted partitions), not the defaults.
+            to_create.remove(OFFSETS_TOPIC)
+            create_offsets_topic(broker)
         if to_create:
             await broker.auto_create_topics(to_create)
     brokers = [
