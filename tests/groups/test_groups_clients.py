@@ -214,7 +214,8 @@ def describe_group(client: str, bootstrap: str, group: str) -> dict:
                     m["client_host"],
                     sorted(
                         p
-                        for a in m["member_assignment"]["assigned_partitions"]
+                        # An idle member's empty assignment comes back undecoded (b"" or "").
+                        for a in (m["member_assignment"] or {}).get("assigned_partitions", [])
                         for p in a["partitions"]
                     ),
                 )
