@@ -46,6 +46,7 @@ _LAZY = {
     "ProducerRecord": "kafkabook.api.lines",
     "KafkabookError": "kafkabook.api.errors",
     "course": "kafkabook.course",
+    "viz": "kafkabook.viz",
     "load_ipython_extension": "kafkabook.magics",
     "unload_ipython_extension": "kafkabook.magics",
 }

@@ -22,7 +22,14 @@ from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from kafkabook.api.errors import KafkabookError
 from kafkabook.magics.parsing import Help, HelpRequested, split_line
 
-SUBCOMMANDS = ("cluster", "connect", "topics", "groups", "configs", "broker", "help")
+SUBCOMMANDS = ("cluster", "connect", "topics", "groups", "configs", "broker", "show", "help")
+
+
+def _show(argv: list[str]) -> Any:
+    """%kafka show cluster|hashing|offsets|groups|timeline: the live widgets of kafkabook.viz."""
+    from kafkabook.viz import show
+
+    return show.run(argv)
 
 
 def _dispatch_kafka(argv: Sequence[str]) -> Any:
@@ -38,6 +45,7 @@ def _dispatch_kafka(argv: Sequence[str]) -> Any:
         "groups": groups.run,
         "configs": configs.run,
         "broker": broker.run,
+        "show": _show,
     }
     handler = handlers.get(command)
     if handler is None:

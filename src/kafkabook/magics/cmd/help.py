@@ -18,6 +18,7 @@ kafkabook magics (every one is a call of the Python API: import kafkabook as kb)
   %kafka configs --describe|--alter --entity-type topics|brokers --entity-name X
                  [--add-config k=v,...] [--delete-config k,...]   kb.configs.describe(...)
   %kafka broker kill|stop|start|pause|resume ID                   kb.broker.kill(2)
+  %kafka show cluster|hashing|offsets|groups|timeline [--topic T]  kb.viz.show.cluster()
   %consume TOPIC [--from-beginning] [--group G] [--max-messages N] [--timeout S]
            [--partition P] [--offset O] [--property print.key=true] [--follow]
                                                                   kb.consume("orders", ...)
