@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..protocol.errors import ErrorCode
 from .configs import BROKER_CONFIGS, broker_default, effective_topic_config
 from .controller_client import ControllerClient, ControllerError
 from .groups.coordinator import GroupCoordinator
@@ -411,6 +412,24 @@ class Broker:
             self._write_hw_checkpoint()
 
     # -- helpers for handlers ----------------------------------------------------------------
+
+    def leader_replica(
+        self, topic: str, partition: int, current_leader_epoch: int = -1
+    ) -> tuple[Replica | None, ErrorCode]:
+        """The partition's replica if this broker leads it, else the error Kafka answers:
+        UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER, or FENCED/UNKNOWN_LEADER_EPOCH
+        when the caller's epoch (-1: unchecked) is older or newer than the leader's."""
+        known = self.image.topics.get(topic)
+        if known is None or partition not in known.partitions:
+            return None, ErrorCode.unknown_topic_or_partition
+        replica = self.replicas.get((topic, partition))
+        if replica is None or not replica.is_leader:
+            return None, ErrorCode.not_leader_or_follower
+        if current_leader_epoch >= 0 and current_leader_epoch != replica.leader_epoch:
+            if current_leader_epoch < replica.leader_epoch:
+                return None, ErrorCode.fenced_leader_epoch
+            return None, ErrorCode.unknown_leader_epoch
+        return replica, ErrorCode.none
 
     async def wait_for_high_watermark(
         self, replica: Replica, offset: int, timeout_s: float

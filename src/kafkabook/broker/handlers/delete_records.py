@@ -24,16 +24,8 @@ async def handle(broker, request):
                 "low_watermark": -1,
                 "error_code": ErrorCode.none,
             }
-            replica = broker.replicas.get((topic.name, part.partition_index))
-            known = (
-                topic.name in broker.image.topics
-                and part.partition_index in broker.image.topics[topic.name].partitions
-            )
-            if not known:
-                entry["error_code"] = ErrorCode.unknown_topic_or_partition
-            elif replica is None or not replica.is_leader:
-                entry["error_code"] = ErrorCode.not_leader_or_follower
-            else:
+            replica, entry["error_code"] = broker.leader_replica(topic.name, part.partition_index)
+            if replica is not None:
                 offset = replica.high_watermark if part.offset == -1 else part.offset
                 if offset < 0 or offset > replica.high_watermark:
                     entry["error_code"] = ErrorCode.offset_out_of_range

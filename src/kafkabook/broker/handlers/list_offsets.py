@@ -46,29 +46,17 @@ async def handle(broker, request):
                 "offset": -1,
                 "leader_epoch": -1,
             }
-            replica = broker.replicas.get((topic.name, part.partition_index))
-            known = (
-                topic.name in broker.image.topics
-                and part.partition_index in broker.image.topics[topic.name].partitions
+            replica, entry["error_code"] = broker.leader_replica(
+                topic.name, part.partition_index, getattr(part, "current_leader_epoch", -1)
             )
-            current = getattr(part, "current_leader_epoch", -1)
-            if not known:
-                entry["error_code"] = ErrorCode.unknown_topic_or_partition
-            elif replica is None or not replica.is_leader:
-                entry["error_code"] = ErrorCode.not_leader_or_follower
-            elif current >= 0 and current != replica.leader_epoch:
-                entry["error_code"] = (
-                    ErrorCode.fenced_leader_epoch
-                    if current < replica.leader_epoch
-                    else ErrorCode.unknown_leader_epoch
-                )
-            elif (
+            unsupported = (
                 (part.timestamp == MAX_TIMESTAMP and request.api_version < 7)
                 or (part.timestamp == EARLIEST_LOCAL and request.api_version < 8)
                 or part.timestamp < EARLIEST_LOCAL  # sentinels of later versions (-5: v9)
-            ):
+            )
+            if replica is not None and unsupported:
                 entry["error_code"] = ErrorCode.unsupported_version
-            else:
+            elif replica is not None:
                 entry["offset"], entry["timestamp"] = _lookup(replica, part.timestamp, as_replica)
                 # No offset found: no epoch either, as Kafka answers.
                 entry["leader_epoch"] = replica.leader_epoch if entry["offset"] >= 0 else -1

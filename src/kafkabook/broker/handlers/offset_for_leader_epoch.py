@@ -25,24 +25,10 @@ async def handle(broker, request):
                 "leader_epoch": -1,
                 "end_offset": -1,
             }
-            replica = broker.replicas.get((topic.topic, part.partition))
-            known = (
-                topic.topic in broker.image.topics
-                and part.partition in broker.image.topics[topic.topic].partitions
+            replica, entry["error_code"] = broker.leader_replica(
+                topic.topic, part.partition, part.current_leader_epoch
             )
-            if not known:
-                entry["error_code"] = ErrorCode.unknown_topic_or_partition
-            elif replica is None or not replica.is_leader:
-                entry["error_code"] = ErrorCode.not_leader_or_follower
-            elif (
-                part.current_leader_epoch >= 0 and part.current_leader_epoch != replica.leader_epoch
-            ):
-                entry["error_code"] = (
-                    ErrorCode.fenced_leader_epoch
-                    if part.current_leader_epoch < replica.leader_epoch
-                    else ErrorCode.unknown_leader_epoch
-                )
-            else:
+            if replica is not None:
                 entry["leader_epoch"], entry["end_offset"] = replica.log.end_offset_for_epoch(
                     part.leader_epoch
                 )
