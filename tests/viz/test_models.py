@@ -185,8 +185,19 @@ def test_offsets_view_per_partition_and_group() -> None:
         ("g1", 4, 6),
         ("g2", None, None),
     ]
-    assert view.total_lag("g1") == 6
+    assert view.total_lag("g1") == 6 + 0
     assert view.total_lag("g2") is None
+    # A partition with a committed offset but no high watermark (leader moving): unknown total.
+    moving = offsets_view(
+        snapshot(
+            [
+                part(0, 1, (1,), (1,), high_watermark=10),
+                part(1, -1, (1,), (1,), offline=(1,)),
+            ],
+            groups=[g1],
+        )
+    )
+    assert moving.rows[1].groups[0].lag is None and moving.total_lag("g1") is None
     named = offsets_view(snap, groups=["g1", "missing"])
     assert named.groups == ("g1", "missing")
     assert {r.topic for r in named.rows} == {"orders", "audit"}

@@ -314,12 +314,41 @@ class ChartOutput(widgets.Output):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._shown: Any = None
+        self._signature: Any = None
+        self._drawn_at = float("-inf")
+        self.redraws = 0
+
+    def show_when(
+        self,
+        signature: Any,
+        build: Callable[[], dict[str, Any]],
+        min_gap: float = 1.0,
+        every: float = 60.0,
+        now: float | None = None,
+    ) -> bool:
+        """Redraw (``build()`` the mimebundle) when ``signature`` changed, at most once per
+        ``min_gap`` seconds, and otherwise once every ``every`` seconds.
+
+        A chart over time gains a point at each refresh, but each redraw makes the browser
+        embed a new Vega view (and JupyterLab's renderer keeps some memory of each): so draw
+        when what the chart says changed, not when the clock moved. A change skipped for
+        ``min_gap`` is drawn at a later refresh, since the signature still differs.
+        """
+        now = time.monotonic() if now is None else now
+        waited = now - self._drawn_at
+        if signature == self._signature and waited < every:
+            return False
+        if signature != self._signature and waited < min_gap:
+            return False
+        self._signature, self._drawn_at = signature, now
+        return self.show(build())
 
     def show(self, mimebundle: dict[str, Any]) -> bool:
         """Show ``mimebundle`` (from `kafkabook.viz.charts.bundle`); False if it was showing."""
         if mimebundle == self._shown:
             return False
         self._shown = mimebundle
+        self.redraws += 1
         self.outputs = ({"output_type": "display_data", "data": mimebundle, "metadata": {}},)
         return True
 

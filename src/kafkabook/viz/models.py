@@ -259,10 +259,16 @@ class OffsetsView:
     notes: tuple[str, ...] = ()
 
     def total_lag(self, group: str) -> int | None:
-        """The group's lag summed over the partitions where it is known (None: nowhere)."""
-        lags = [g.lag for row in self.rows for g in row.groups if g.group == group]
-        known = [lag for lag in lags if lag is not None]
-        return sum(known) if known else None
+        """The group's lag summed over the partitions it has committed offsets on.
+
+        None when it has committed nowhere, or when a partition it committed on has no high
+        watermark this time (its leader is moving): a smaller sum would look like progress.
+        """
+        entries = [g for row in self.rows for g in row.groups if g.group == group]
+        committed = [g for g in entries if g.committed is not None]
+        if not committed or any(g.lag is None for g in committed):
+            return None
+        return sum(g.lag for g in committed)  # type: ignore[misc]
 
 
 def lag(high_watermark: int | None, committed: int | None) -> int | None:
@@ -425,7 +431,12 @@ def cluster_events(before: Snapshot | None, after: Snapshot) -> tuple[Event, ...
         subject = f"broker {broker.node_id}"
         if old is not None and old.process != broker.process and broker.process is not None:
             events.append(
-                Event(at, "process", subject, f"process {old.process or '?'} → {broker.process}")
+                Event(
+                    at,
+                    "process",
+                    subject,
+                    f"{subject}: process {old.process or '?'} → {broker.process}",
+                )
             )
         old_registered = old is not None and old.registered
         if old_registered and not broker.registered:

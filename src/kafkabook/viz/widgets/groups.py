@@ -131,5 +131,9 @@ class GroupsWidget(LiveWidget):
             f'<div class="kb-viz"><b>rebalances</b>{events_html(list(self.events)[-15:])}</div>'
         )
         if rows:
-            self.chart.show(bundle(group_history_spec(list(self._points)), "members over time"))
+            points = list(self._points)
+            self.chart.show_when(
+                tuple((r.group_id, r.state, len(r.members)) for r in rows),
+                lambda: bundle(group_history_spec(points), "members over time"),
+            )
         self.rows = rows  # last: whoever reads it finds everything drawn

@@ -117,8 +117,10 @@ class OffsetsWidget(LiveWidget):
         totals = ", ".join(f"{g}: {_num(view.total_lag(g))}" for g in view.groups)
         self.bars.show(bundle(offsets_spec(view), f"lag {totals or '(no groups)'}"))
         if view.groups:
-            self.lag_chart.show(
-                bundle(lag_history_spec(self.history_points, view.groups), "lag over time")
+            points = self.history_points
+            self.lag_chart.show_when(
+                (view.groups, tuple(view.total_lag(g) for g in view.groups)),
+                lambda: bundle(lag_history_spec(points, view.groups), "lag over time"),
             )
         self.view = view  # last: whoever reads it finds everything drawn
 

@@ -83,13 +83,8 @@ class TimelineWidget(LiveWidget):
         )
         self.event_list.value = f'{CSS}<div class="kb-viz">{events_html(self.events)}</div>'
         # Redraw the chart when something happened, and every few seconds to move the axis.
-        if fresh or previous is None or snapshot.taken_at - self._drawn_at >= 5.0:
-            self._drawn_at = snapshot.taken_at
-            self.chart.show(
-                bundle(
-                    timeline_spec(list(self.events), self.since, snapshot.taken_at),
-                    f"{len(self.events)} cluster event(s)",
-                )
-            )
-
-    _drawn_at = 0.0
+        events, since, until = list(self.events), self.since, snapshot.taken_at
+        self.chart.show_when(
+            (len(events), events[-1] if events else None),
+            lambda: bundle(timeline_spec(events, since, until), f"{len(events)} cluster event(s)"),
+        )
