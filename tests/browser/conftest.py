@@ -13,6 +13,7 @@ the page while the test reads it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -139,7 +140,7 @@ def jupyter_lab(tmp_path: Path) -> Iterator[callable]:
     """``start(env)`` -> a running JupyterLab whose kernels see ``env``; stopped afterwards."""
     if shutil.which("jupyter", path=str(Path(sys.executable).parent)) is None:
         unavailable("JupyterLab is not installed (pip install -e '.[lab]')")
-    started: list[subprocess.Popen[bytes]] = []
+    started: list[tuple[subprocess.Popen[bytes], Lab]] = []
 
     def start(env: dict[str, str]) -> Lab:
         root = tmp_path / "lab"
@@ -184,8 +185,9 @@ def jupyter_lab(tmp_path: Path) -> Iterator[callable]:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        started.append(proc)
         url = f"http://127.0.0.1:{port}"
+        lab = Lab(url=url, token=token, root=root, flags=flags, log=log)
+        started.append((proc, lab))
         deadline = time.monotonic() + 90
         while True:
             try:
@@ -195,14 +197,39 @@ def jupyter_lab(tmp_path: Path) -> Iterator[callable]:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"JupyterLab did not start:\n{log.read_text()[-3000:]}")
                 time.sleep(0.3)
-        return Lab(url=url, token=token, root=root, flags=flags, log=log)
+        return lab
 
     yield start
-    for proc in started:
-        if proc.poll() is None:
+    for proc, lab in started:
+        stop_lab(proc, lab)
+
+
+def stop_lab(proc: subprocess.Popen[bytes], lab: Lab) -> None:
+    """Shut JupyterLab down with its kernels; kill whatever is left of it by pid.
+
+    Kernels run in sessions of their own, so a signal to the server's process group misses
+    them: ask the server to shut down (it stops its kernels), then kill the leftovers.
+    """
+    import psutil
+
+    try:
+        family = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+    except psutil.Error:
+        family = []
+    request = urllib.request.Request(
+        f"{lab.url}/api/shutdown?token={lab.token}", method="POST", data=b""
+    )
+    try:
+        urllib.request.urlopen(request, timeout=10).close()
+        proc.wait(30)
+    except (OSError, subprocess.TimeoutExpired):
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(15)
+    for member in family:
+        with contextlib.suppress(psutil.Error):
+            if member.is_running():
+                member.kill()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(10)

@@ -332,3 +332,27 @@ def test_offsets_and_groups_follow_a_consumer(bundled_cluster, closing) -> None:
     # The group appeared (with its member) or the member joined a group already shown.
     assert {"group", "member joined"} & {e.kind for e in groups.events}
     assert offsets.errors == [] and groups.errors == []
+
+
+def test_charts_redraw_when_their_data_changes_not_when_the_clock_moves() -> None:
+    from kafkabook.viz.live import ChartOutput
+
+    chart = ChartOutput()
+    drawn = []
+
+    def build(n: int):
+        def make():
+            drawn.append(n)
+            return {MIME_V5: {"n": n}, "text/plain": str(n)}
+
+        return make
+
+    assert chart.show_when("a", build(1), now=0.0)
+    assert not chart.show_when("a", build(2), now=0.5)  # same data: nothing to redraw
+    assert not chart.show_when("b", build(3), now=0.6)  # changed, but within min_gap
+    assert chart.show_when("b", build(4), now=1.2)  # still changed: drawn at the next chance
+    assert not chart.show_when("b", build(5), now=30.0)
+    assert chart.show_when("b", build(6), now=61.5)  # once a minute anyway (a time axis)
+    assert drawn == [1, 4, 6] and chart.redraws == 3
+    assert chart.spec == {"n": 6}
+    assert not chart.show({MIME_V5: {"n": 6}, "text/plain": "6"})  # identical bundle: kept
