@@ -37,6 +37,7 @@ LIST_GROUPS = (16, 3)
 OFFSET_COMMIT = (8, 7)
 OFFSET_FETCH = (9, 7)
 
+COORDINATOR_LOAD_IN_PROGRESS = 14
 COORDINATOR_NOT_AVAILABLE = 15
 ILLEGAL_GENERATION = 22
 UNKNOWN_MEMBER_ID = 25
@@ -108,16 +109,24 @@ class Member:
         return plain(self.wire.call(api, **fields))
 
     def join(self) -> dict[str, Any]:
-        answer = self.call(
-            JOIN_GROUP,
-            group_id=self.group,
-            session_timeout=30000,
-            rebalance_timeout=20000,
-            member_id=self.member_id,
-            group_instance_id=None,
-            protocol_type="consumer",
-            protocols=[{"name": "range", "metadata": subscription(self.topics)}],
-        )
+        # A coordinator still loading its partition answers COORDINATOR_LOAD_IN_PROGRESS (14);
+        # clients retry, and so does this member (Kafka's coordinator shows it right after
+        # the offsets topic is created).
+        deadline = time.monotonic() + 15
+        while True:
+            answer = self.call(
+                JOIN_GROUP,
+                group_id=self.group,
+                session_timeout=30000,
+                rebalance_timeout=20000,
+                member_id=self.member_id,
+                group_instance_id=None,
+                protocol_type="consumer",
+                protocols=[{"name": "range", "metadata": subscription(self.topics)}],
+            )
+            if answer["error_code"] != COORDINATOR_LOAD_IN_PROGRESS or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         if answer["member_id"]:
             self.member_id = answer["member_id"]
         if answer["error_code"] == NONE:
