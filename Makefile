@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 # jupyter refuses to run as root unless told; CI machines and containers run as root.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: help install lab test lint oracle-jars oracle conformance
+.PHONY: help install lab test lint oracle-jars oracle conformance browser
 
 help:
 	@echo "make install   create .venv and install kafkabook with its test and lab extras (and kcat)"
@@ -26,6 +26,7 @@ help:
 	@echo "make lint      ruff check + ruff format --check"
 	@echo "make oracle-jars  fetch Apache Kafka's jars with Maven into ~/.cache/kafkabook/oracle"
 	@echo "make oracle    run the tests against a real 3-broker Apache Kafka (Java 17 + Maven)"
+	@echo "make browser   the widgets in JupyterLab in headless Chromium (installs chromium, playwright)"
 	@echo "make conformance  the bundled cluster against real Kafka, and Kafka's own tools against it"
 
 install: $(STAMP)
@@ -62,3 +63,8 @@ oracle: install oracle-jars
 
 conformance: install oracle-jars
 	$(BIN)/python -m pytest -m oracle tests/conformance $(PYTEST_ARGS)
+
+browser: install
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check playwright
+	@test -x /usr/bin/chromium || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	$(BIN)/python -m pytest -m browser tests/browser $(PYTEST_ARGS)

@@ -47,6 +47,7 @@ _LAZY = {
     "KafkabookError": "kafkabook.api.errors",
     "course": "kafkabook.course",
     "viz": "kafkabook.viz",
+    "show": "kafkabook.viz",
     "load_ipython_extension": "kafkabook.magics",
     "unload_ipython_extension": "kafkabook.magics",
 }
