@@ -20,12 +20,14 @@ from typing import Any
 from ..protocol.errors import ErrorCode
 from .configs import BROKER_CONFIGS, broker_default, effective_topic_config
 from .controller_client import ControllerClient, ControllerError
+from .fetch_sessions import FetchSessionCache
 from .groups.coordinator import GroupCoordinator
 from .log import LogConfig, PartitionLog
 from .replica import PartitionView, Replica
 from .replication import ReplicaFetchers
 from .server import Server
 from .state import MetadataImage
+from .txn.producer_ids import ProducerIdBlocks
 from .wakeup import Signal, wait_any
 
 log = logging.getLogger("kafkabook.broker")
@@ -76,6 +78,11 @@ class Broker:
         # load and unload their state partitions this way.
         self.leadership_listeners: list[Callable[[Replica, bool], None]] = []
         self._stopped = asyncio.Event()
+        # Incremental fetch sessions (KIP-227) and producer-id blocks (KIP-730) of this broker.
+        self.fetch_sessions = FetchSessionCache()
+        self.producer_ids = ProducerIdBlocks(self._allocate_producer_ids)
+        # High watermarks as of the last checkpoint, to start replicas from after a restart.
+        self._hw_checkpoint = self._read_hw_checkpoint()
         # Registers itself as a leadership listener, so it loads the offsets partitions led here.
         self.group_coordinator = GroupCoordinator(self)
 
@@ -388,17 +395,20 @@ class Broker:
 
     # -- high watermark checkpoint -----------------------------------------------------------
 
-    @property
-    def _hw_checkpoint(self) -> dict[tuple[str, int], int]:
-        if not hasattr(self, "_hw_cache"):
-            self._hw_cache: dict[tuple[str, int], int] = {}
-            path = self.data_dir / "replication-offset-checkpoint"
-            if path.exists():
-                lines = path.read_text().splitlines()[2:]
-                for line in lines:
-                    topic, partition, offset = line.rsplit(" ", 2)
-                    self._hw_cache[(topic, int(partition))] = int(offset)
-        return self._hw_cache
+    def _read_hw_checkpoint(self) -> dict[tuple[str, int], int]:
+        """Kafka's replication-offset-checkpoint format: version, count, "topic partition hw"."""
+        path = self.data_dir / "replication-offset-checkpoint"
+        if not path.exists():
+            return {}
+        entries = {}
+        for line in path.read_text().splitlines()[2:]:
+            topic, partition, offset = line.rsplit(" ", 2)
+            entries[(topic, int(partition))] = int(offset)
+        return entries
+
+    async def _allocate_producer_ids(self) -> tuple[int, int]:
+        answer = await self.controller.call("allocate_producer_ids", broker_id=self.node_id)
+        return answer["first_producer_id"], answer["count"]
 
     def _write_hw_checkpoint(self) -> None:
         entries = [f"{r.topic} {r.partition} {r.high_watermark}" for r in self.replicas.values()]

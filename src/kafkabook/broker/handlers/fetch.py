@@ -17,18 +17,12 @@ import uuid
 
 from ...protocol.errors import ErrorCode
 from ..broker import now_ms
-from ..fetch_sessions import FetchSessionCache, SessionPartition
+from ..fetch_sessions import SessionPartition
 from ..log import OffsetOutOfRange
 from ..wakeup import wait_any
 from . import api
 
 _ZERO = uuid.UUID(int=0)
-
-
-def _sessions(broker) -> FetchSessionCache:
-    if not hasattr(broker, "fetch_sessions"):
-        broker.fetch_sessions = FetchSessionCache()
-    return broker.fetch_sessions
 
 
 def _topic_name(broker, topic, uses_ids: bool) -> str | None:
@@ -113,7 +107,7 @@ async def handle(broker, request):
     replica_id = body.replica_state.replica_id if version >= 15 else body.replica_id
     isolation = body.isolation_level if version >= 4 else 0
     max_wait_s = body.max_wait.total_seconds()
-    sessions = _sessions(broker)
+    sessions = broker.fetch_sessions
 
     # Resolve which partitions this request reads: from the request, or from its session.
     session = None

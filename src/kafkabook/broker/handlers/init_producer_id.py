@@ -12,21 +12,9 @@ from __future__ import annotations
 
 from ...protocol.errors import ErrorCode
 from ..controller_client import ControllerError
-from ..txn.producer_ids import ProducerIdBlocks
 from . import api
 
 MAX_EPOCH = 32767
-
-
-def _blocks(broker) -> ProducerIdBlocks:
-    if not hasattr(broker, "producer_ids"):
-
-        async def allocate() -> tuple[int, int]:
-            answer = await broker.controller.call("allocate_producer_ids", broker_id=broker.node_id)
-            return answer["first_producer_id"], answer["count"]
-
-        broker.producer_ids = ProducerIdBlocks(allocate)
-    return broker.producer_ids
 
 
 @api(22, "InitProducerId", 0, 5)
@@ -49,7 +37,7 @@ async def handle(broker, request):
             "producer_epoch": current_epoch + 1,
         }
     try:
-        pid = await _blocks(broker).next()
+        pid = await broker.producer_ids.next()
     except (ControllerError, OSError):
         return {
             "throttle_time": 0,
