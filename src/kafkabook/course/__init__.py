@@ -17,6 +17,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+# Importing the catalogue registers every lesson's exercises with `registry`: without it,
+# kb.course.check knows none of them unless something else happened to import it first.
+from kafkabook.course import catalog as _catalog  # noqa: F401
 from kafkabook.course.checker import (
     STRICT_ENV,
     CheckResult,
@@ -221,7 +224,6 @@ def begin(number: Any) -> Started:
 
 def check(exercise_id: str, answer: Any) -> CheckResult:
     """Check your answer to exercise ``exercise_id`` ("LL.N") against the running cluster."""
-    from kafkabook.course import catalog  # noqa: F401  (registers the exercises)
 
     return check_one(registry.get(exercise_id), answer)
 
@@ -243,7 +245,6 @@ class Shown:
 
 def solution(exercise_id: str) -> Shown:
     """The worked solution of an exercise: code that computes the answer from the cluster."""
-    from kafkabook.course import catalog  # noqa: F401
 
     ex = registry.get(exercise_id)
     return Shown(f"# {ex.id}: {ex.question}\n{ex.solution.strip()}")
@@ -251,7 +252,6 @@ def solution(exercise_id: str) -> Shown:
 
 def hint(exercise_id: str) -> Shown:
     """The general hint of an exercise."""
-    from kafkabook.course import catalog  # noqa: F401
 
     ex = registry.get(exercise_id)
     return Shown(f"{ex.id}: {ex.hint}")
@@ -259,7 +259,6 @@ def hint(exercise_id: str) -> Shown:
 
 def exercises(number: Any | None = None) -> list[Exercise]:
     """The exercises of one lesson, or of the whole course."""
-    from kafkabook.course import catalog  # noqa: F401
 
     if number is None:
         return list(registry)
