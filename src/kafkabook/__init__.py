@@ -26,13 +26,12 @@ import sys
 import types
 from typing import Any
 
-from kafkabook.api.cluster import Cluster
-
 __version__ = "0.1.0"
 
 # Public names loaded on first use: `import kafkabook` stays cheap, because every broker
 # process imports it and none of them needs aiokafka, pandas or IPython.
 _LAZY = {
+    "Cluster": "kafkabook.api.cluster",
     "cluster_up": "kafkabook.api.session",
     "cluster_down": "kafkabook.api.session",
     "cluster_status": "kafkabook.api.session",
@@ -52,7 +51,7 @@ _LAZY = {
     "unload_ipython_extension": "kafkabook.magics",
 }
 
-__all__ = ["Cluster", "__version__", *_LAZY]
+__all__ = ["__version__", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

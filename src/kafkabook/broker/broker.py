@@ -192,6 +192,10 @@ class Broker:
     async def _heartbeats(self) -> None:
         interval = int(self.config("broker.heartbeat.interval.ms")) / 1000
         while not self.shutting_down:
+            # Cleared before sending, not after: a catch-up that lands while this heartbeat is
+            # in flight must trigger the next one at once (clearing afterwards lost it and
+            # held every fresh broker fenced for a whole interval).
+            self._heartbeat_now.clear()
             try:
                 answer = await self.controller.call(
                     "heartbeat",
@@ -210,7 +214,6 @@ class Broker:
                     log.warning("heartbeat failed: %s", exc)
             except OSError as exc:
                 log.warning("controller unreachable: %s", exc)
-            self._heartbeat_now.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._heartbeat_now.wait(), interval)
 

@@ -100,7 +100,7 @@ class ControllerClient:
         host: str,
         port: int,
         *,
-        backoff_initial: float = 0.05,
+        backoff_initial: float = 0.02,
         backoff_max: float = 1.0,
     ) -> None:
         self.host = host
