@@ -10,13 +10,14 @@ import asyncio
 import struct
 from typing import Any
 
-from ..protocol.framing import decode_response, encode_request
+from ..protocol.encode import encode_request_fields
+from ..protocol.framing import decode_response
 
 _SIZE = struct.Struct(">i")
 
 
 class PeerConnection:
-    """A connection to another broker that sends kio requests and returns kio responses."""
+    """A connection to another broker: requests as plain values in, kio responses out."""
 
     def __init__(self, host: str, port: int, client_id: str) -> None:
         self.host = host
@@ -26,8 +27,8 @@ class PeerConnection:
         self._writer: asyncio.StreamWriter | None = None
         self._correlation = 0
 
-    async def request(self, body: Any, timeout: float) -> Any:
-        """Send `body` and return the decoded response; raises OSError on connection trouble."""
+    async def request(self, cls: type, fields: dict[str, Any], timeout: float) -> Any:
+        """Send a `cls` request made of `fields`; the decoded response, or OSError."""
         if self._writer is None:
             self._reader, self._writer = await asyncio.wait_for(
                 asyncio.open_connection(self.host, self.port, limit=1 << 20), timeout
@@ -35,7 +36,9 @@ class PeerConnection:
         assert self._reader is not None
         self._correlation += 1
         try:
-            self._writer.write(encode_request(body, self._correlation, self.client_id))
+            self._writer.write(
+                encode_request_fields(cls, self._correlation, self.client_id, fields)
+            )
             await self._writer.drain()
             size_bytes = await asyncio.wait_for(self._reader.readexactly(4), timeout)
             (size,) = _SIZE.unpack(size_bytes)
@@ -46,9 +49,7 @@ class PeerConnection:
         except OSError:
             self.close()
             raise
-        correlation, response = decode_response(
-            type(body).__api_key__, type(body).__version__, frame
-        )
+        correlation, response = decode_response(cls.__api_key__, cls.__version__, frame)
         if correlation != self._correlation:
             self.close()
             raise ConnectionError(f"correlation id {correlation} != {self._correlation}")

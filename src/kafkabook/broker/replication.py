@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 from kio.schema.fetch.v12 import request as fetch_req
 from kio.schema.offset_for_leader_epoch.v4 import request as epoch_req
 
-from ..protocol.build import build
 from ..protocol.errors import ErrorCode
 from .peer import PeerConnection
 
@@ -113,12 +112,11 @@ class ReplicaFetchers:
                     "leader_epoch": latest if latest is not None else -1,
                 }
             )
-        request = build(
-            epoch_req.OffsetForLeaderEpochRequest,
-            replica_id=self.broker.node_id,
-            topics=[{"topic": t, "partitions": ps} for t, ps in topics.items()],
-        )
-        response = await conn.request(request, timeout=10)
+        request = {
+            "replica_id": self.broker.node_id,
+            "topics": [{"topic": t, "partitions": ps} for t, ps in topics.items()],
+        }
+        response = await conn.request(epoch_req.OffsetForLeaderEpochRequest, request, timeout=10)
         by_key = {(p.replica.topic, p.replica.partition): p for p in parts}
         for topic in response.topics:
             for result in topic.partitions:
@@ -168,20 +166,21 @@ class ReplicaFetchers:
                     "partition_max_bytes": PARTITION_MAX_BYTES,
                 }
             )
-        request = build(
-            fetch_req.FetchRequest,
-            replica_id=self.broker.node_id,
-            max_wait=FETCH_MAX_WAIT_MS,
-            min_bytes=1,
-            max_bytes=RESPONSE_MAX_BYTES,
-            isolation_level=0,
-            session_id=0,
-            session_epoch=-1,
-            topics=[{"topic": t, "partitions": ps} for t, ps in topics.items()],
-            forgotten_topics_data=[],
-            rack_id="",
+        request = {
+            "replica_id": self.broker.node_id,
+            "max_wait": FETCH_MAX_WAIT_MS,
+            "min_bytes": 1,
+            "max_bytes": RESPONSE_MAX_BYTES,
+            "isolation_level": 0,
+            "session_id": 0,
+            "session_epoch": -1,
+            "topics": [{"topic": t, "partitions": ps} for t, ps in topics.items()],
+            "forgotten_topics_data": [],
+            "rack_id": "",
+        }
+        response = await conn.request(
+            fetch_req.FetchRequest, request, timeout=FETCH_MAX_WAIT_MS / 1000 + 10
         )
-        response = await conn.request(request, timeout=FETCH_MAX_WAIT_MS / 1000 + 10)
         by_key = {(p.replica.topic, p.replica.partition): p for p in parts}
         for topic in response.responses:
             for data in topic.partitions:

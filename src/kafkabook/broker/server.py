@@ -13,13 +13,12 @@ import logging
 import struct
 from typing import TYPE_CHECKING
 
-from ..protocol.build import build
+from ..protocol.encode import encode_response_fields
 from ..protocol.errors import ErrorCode
 from ..protocol.framing import (
     FrameError,
     UnsupportedVersion,
     decode_request,
-    encode_response,
     response_class,
 )
 from .handlers import REGISTRY, load_all
@@ -142,9 +141,7 @@ class Server:
         except UnsupportedVersion as exc:
             if exc.api_key == API_VERSIONS_KEY and exc.correlation_id is not None:
                 # KIP-511: answer an unknown ApiVersions version at v0 with our ranges.
-                return encode_response(
-                    API_VERSIONS_KEY, 0, exc.correlation_id, api_versions_error_v0()
-                )
+                return api_versions_error_v0(exc.correlation_id)
             log.warning("closing connection from %s: %s", peer, exc)
             return False
         except FrameError as exc:
@@ -153,9 +150,7 @@ class Server:
         api = REGISTRY.get(request.api_key)
         if api is None or not api.min_version <= request.api_version <= api.max_version:
             if request.api_key == API_VERSIONS_KEY:
-                return encode_response(
-                    API_VERSIONS_KEY, 0, request.correlation_id, api_versions_error_v0()
-                )
+                return api_versions_error_v0(request.correlation_id)
             log.warning(
                 "closing connection from %s: unsupported api key %d version %d",
                 peer,
@@ -173,8 +168,8 @@ class Server:
             return False
         if fields is None:
             return None
-        body = build(response_class(request.api_key, request.api_version), **fields)
-        return encode_response(request.api_key, request.api_version, request.correlation_id, body)
+        cls = response_class(request.api_key, request.api_version)
+        return encode_response_fields(cls, request.correlation_id, fields)
 
 
 def supported_ranges() -> list[dict[str, int]]:
@@ -186,9 +181,10 @@ def supported_ranges() -> list[dict[str, int]]:
     ]
 
 
-def api_versions_error_v0() -> object:
-    return build(
+def api_versions_error_v0(correlation_id: int) -> bytes:
+    """KIP-511's answer to an ApiVersions version we lack: v0, with the ranges we support."""
+    return encode_response_fields(
         response_class(API_VERSIONS_KEY, 0),
-        error_code=ErrorCode.unsupported_version,
-        api_keys=supported_ranges(),
+        correlation_id,
+        {"error_code": ErrorCode.unsupported_version, "api_keys": supported_ranges()},
     )

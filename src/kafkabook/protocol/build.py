@@ -91,6 +91,14 @@ def build(cls: type, /, **values: Any) -> Any:
     return cls(**kwargs)
 
 
+def convert(cls: type, name: str, value: Any) -> Any:
+    """`value` for field `name` of `cls` as kio holds it (entities built, millis as timedeltas)."""
+    for field, kind, sub in _plan(cls):
+        if field == name:
+            return _convert(kind, sub, value)
+    raise KeyError(f"{cls.__name__} has no field {name!r}")
+
+
 def field_names(cls: type) -> frozenset[str]:
     """The field names of one kio entity version."""
     return frozenset(name for name, _, _ in _plan(cls))
