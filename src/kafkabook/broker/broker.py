@@ -336,7 +336,7 @@ class Broker:
             for listener in self.leadership_listeners:
                 listener(replica, False)
         self.fetchers.remove(replica)
-        replica.changed.notify()
+        replica.state_changed()
         replica.log.delete()
 
     # -- ISR maintenance (leader side) -------------------------------------------------------
@@ -453,7 +453,7 @@ class Broker:
             if not replica.is_leader or key_missing(self, replica):
                 return False
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not await wait_any([replica.changed], remaining):
+            if remaining <= 0 or not await wait_any([replica.committed], remaining):
                 return replica.high_watermark >= offset
         return True
 

@@ -59,8 +59,12 @@ class Replica:
     leo_at_last_fetch: dict[int, int] = field(default_factory=dict)
     # Set while an ISR change is with the controller; no second one is sent meanwhile.
     isr_change_pending: bool = False
-    # Fired when the log end offset or the high watermark moves.
-    changed: Signal = field(default_factory=Signal)
+    # Fired when the log end offset moves: what a follower's parked fetch waits for.
+    grew: Signal = field(default_factory=Signal)
+    # Fired when the high watermark moves: what consumers' fetches and acks=all wait for.
+    # Two signals, because at one record per request most wake-ups on a shared one found
+    # nothing for the waiter (a consumer woken by an append it may not read yet).
+    committed: Signal = field(default_factory=Signal)
     # Idempotent producers' sequence state, folded lazily from the log's batch headers.
     producers: ProducerStateManager = field(default_factory=ProducerStateManager)
 
@@ -96,7 +100,12 @@ class Replica:
             }
             self.leo_at_last_fetch = {}
         self._advance_high_watermark()
-        self.changed.notify()
+        self.state_changed()
+
+    def state_changed(self) -> None:
+        """Wake every waiter: leadership, truncation or the log start moved."""
+        self.grew.notify()
+        self.committed.notify()
 
     # -- leader side -------------------------------------------------------------------------
 
@@ -124,8 +133,9 @@ class Replica:
             self.producers.record(
                 header.producer_id, header.producer_epoch, first_seq, last_seq, base, last
             )
-        self._advance_high_watermark()
-        self.changed.notify()
+        if self._advance_high_watermark():
+            self.committed.notify()
+        self.grew.notify()
         return base, last
 
     def _catch_up_producer_state(self) -> None:
@@ -160,7 +170,7 @@ class Replica:
             progress.last_caught_up_ms = now_ms
         self.leo_at_last_fetch[follower] = leo
         if self._advance_high_watermark():
-            self.changed.notify()
+            self.committed.notify()
 
     def isr_to_add(self) -> list[int]:
         """Followers out of the ISR that have caught up to the high watermark."""
@@ -196,17 +206,20 @@ class Replica:
         """Append batches fetched from the leader and follow its high watermark."""
         if batches:
             self.log.append_as_follower(batches)
-        self.high_watermark = max(
+            self.grew.notify()
+        high_watermark = max(
             self.high_watermark, min(leader_high_watermark, self.log.log_end_offset)
         )
-        self.changed.notify()
+        if high_watermark != self.high_watermark:
+            self.high_watermark = high_watermark
+            self.committed.notify()
 
     def start_over_at(self, offset: int) -> None:
         """Empty the log and continue at `offset` (the leader deleted all we have)."""
         self.log.truncate_fully_and_start_at(offset)
         self.producers.reset(offset)
         self.high_watermark = offset
-        self.changed.notify()
+        self.state_changed()
 
     def truncate_to(self, offset: int) -> None:
         """Drop a divergent tail found through OffsetForLeaderEpoch."""
@@ -214,4 +227,4 @@ class Replica:
             self.log.truncate_to(offset)
             self.producers.reset(self.log.log_start_offset)
             self.high_watermark = min(self.high_watermark, offset)
-            self.changed.notify()
+            self.state_changed()

@@ -187,13 +187,6 @@ def _nullable_entity_writer(inner: Writer) -> Writer:
 
 
 @dataclasses.dataclass(frozen=True)
-class _Field:
-    name: str
-    write: Writer
-    default: Any  # dataclasses.MISSING when the schema has none
-
-
-@dataclasses.dataclass(frozen=True)
 class _Tagged:
     tag: int
     name: str
@@ -238,23 +231,91 @@ def _default(f: dataclasses.Field[Any]) -> Any:
     return dataclasses.MISSING
 
 
+def _value_step(cls: type, name: str, write: Writer, default: Any) -> Writer:
+    """Write one field, taken from the dict or else from the schema's default."""
+    missing = dataclasses.MISSING
+
+    def step(out: bytearray, value: dict) -> None:
+        v = value.get(name, missing)
+        if v is missing:
+            v = default
+            if v is missing:
+                raise TypeError(f"{cls.__name__} needs a value for {name!r}")
+        write(out, v)
+
+    return step
+
+
+def _run_step(cls: type, run: list[tuple[str, str, Any]]) -> Writer:
+    """Write consecutive fixed-width numbers with one struct pack (most of a Fetch partition)."""
+    pack = struct.Struct(">" + "".join(code for _, code, _ in run)).pack
+    names_defaults = [(name, default) for name, _, default in run]
+    missing = dataclasses.MISSING
+
+    def step(out: bytearray, value: dict) -> None:
+        values = [value.get(name, default) for name, default in names_defaults]
+        if missing in values:
+            name = names_defaults[values.index(missing)][0]
+            raise TypeError(f"{cls.__name__} needs a value for {name!r}")
+        out += pack(*values)
+
+    return step
+
+
+_STRUCT_CODE = {
+    "int8": "b",
+    "int16": "h",
+    "int32": "i",
+    "int64": "q",
+    "uint8": "B",
+    "uint16": "H",
+    "uint32": "I",
+    "uint64": "Q",
+    "float64": "d",
+    "bool": "?",
+    "error_code": "h",
+}
+
+
+def _plain_steps(cls: type, hints: dict[str, Any], fields: list[dataclasses.Field[Any]]) -> list:
+    steps: list[Writer] = []
+    run: list[tuple[str, str, Any]] = []
+    for f in fields:
+        code = _STRUCT_CODE.get(f.metadata.get("kafka_type", ""))
+        if code is not None and typing.get_origin(hints[f.name]) is None:
+            run.append((f.name, code, _default(f)))
+            continue
+        if run:
+            steps.append(_run_step(cls, run))
+            run = []
+        steps.append(_value_step(cls, f.name, _field_writer(cls, f, hints[f.name]), _default(f)))
+    if run:
+        steps.append(_run_step(cls, run))
+    return steps
+
+
 @functools.cache
 def entity_encoder(cls: type) -> Writer:
     """A writer appending one `cls` entity, given as a dict of plain values (or a kio entity)."""
     hints = typing.get_type_hints(cls)
-    plain: list[_Field] = []
-    tagged: list[_Tagged] = []
-    for f in dataclasses.fields(cls):
-        tag = f.metadata.get("tag")
-        if tag is None:
-            plain.append(_Field(f.name, _field_writer(cls, f, hints[f.name]), _default(f)))
-        else:
+    fields = dataclasses.fields(cls)
+    steps = _plain_steps(cls, hints, [f for f in fields if f.metadata.get("tag") is None])
+    tagged = sorted(
+        (
             # kio writes tagged fields as non-nullable values and leaves out default ones.
-            hint, _ = _unwrap_optional(hints[f.name])
-            tagged.append(_Tagged(tag, f.name, _field_writer(cls, f, hint), _tag_default(f)))
-    tagged.sort(key=lambda t: t.tag)
+            _Tagged(
+                f.metadata["tag"],
+                f.name,
+                _field_writer(cls, f, _unwrap_optional(hints[f.name])[0]),
+                _tag_default(f),
+            )
+            for f in fields
+            if f.metadata.get("tag") is not None
+        ),
+        key=lambda t: t.tag,
+    )
+    tag_names = tuple(t.name for t in tagged)
     flexible = cls.__flexible__
-    missing = dataclasses.MISSING
     kio_writer = entity_writer(cls)
 
     def write(out: bytearray, value: Any) -> None:
@@ -263,16 +324,14 @@ def entity_encoder(cls: type) -> Writer:
             kio_writer(buf, value)
             out += buf.getvalue()
             return
-        for f in plain:
-            v = value.get(f.name, missing)
-            if v is missing:
-                v = f.default
-                if v is missing:
-                    raise TypeError(f"{cls.__name__} needs a value for {f.name!r}")
-            f.write(out, v)
+        for step in steps:
+            step(out, value)
         if not flexible:
             return
-        if not any(value.get(t.name) is not None for t in tagged):
+        for name in tag_names:
+            if value.get(name) is not None:
+                break
+        else:
             out.append(0)  # no tagged fields: the common case
             return
         section = bytearray()

@@ -32,7 +32,7 @@ async def handle(broker, request):
                 else:
                     if offset > replica.log_start_offset:
                         replica.log.delete_records_before(offset)
-                        replica.changed.notify()
+                        replica.state_changed()
                     entry["low_watermark"] = replica.log_start_offset
             results.append(entry)
         topics.append({"name": topic.name, "partitions": results})

@@ -193,7 +193,9 @@ async def handle(broker, request):
             or not wanted
         ):
             break
-        signals = [r.changed for key in wanted if (r := broker.replicas.get(key)) is not None]
+        # Followers read up to the log end, consumers up to the high watermark.
+        replicas = [r for key in wanted if (r := broker.replicas.get(key)) is not None]
+        signals = [r.grew if replica_id >= 0 else r.committed for r in replicas]
         if not await wait_any(signals, deadline - time.monotonic()):
             # Timed out: re-read once so the response carries the latest high watermarks.
             deadline = time.monotonic()
