@@ -40,9 +40,11 @@ class PeerConnection:
                 encode_request_fields(cls, self._correlation, self.client_id, fields)
             )
             await self._writer.drain()
-            size_bytes = await asyncio.wait_for(self._reader.readexactly(4), timeout)
-            (size,) = _SIZE.unpack(size_bytes)
-            frame = await asyncio.wait_for(self._reader.readexactly(size), timeout)
+            # One timeout scope, not wait_for around each read: wait_for wraps a coroutine in
+            # a task of its own, twice per replica fetch.
+            async with asyncio.timeout(timeout):
+                (size,) = _SIZE.unpack(await self._reader.readexactly(4))
+                frame = await self._reader.readexactly(size)
         except (asyncio.IncompleteReadError, TimeoutError) as exc:
             self.close()
             raise ConnectionError(f"{self.host}:{self.port}: {exc!r}") from None
