@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from kafkabook.broker.controller.server import Controller
+from kafkabook.broker.controller import server as controller_server
+from kafkabook.broker.controller.server import Controller, ControllerServer
 from kafkabook.broker.state import PartitionState
 
 
@@ -256,6 +257,39 @@ def test_session_expiry_fences_and_moves_leadership(h: Harness) -> None:
         else:
             assert s.leader == before[i].leader and s.leader_epoch == before[i].leader_epoch
         assert s.partition_epoch == before[i].partition_epoch + 1
+
+
+def test_session_timer_fences_at_the_deadline_not_a_polling_period_later(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The session loop sleeps until the earliest deadline, as Kafka 3's controller schedules
+    its fencing event at the heartbeat manager's next check time."""
+    h.start_brokers(1, 2)
+    h.clock.now += 0.7
+    h.heartbeat(2)  # broker 2's session ends 0.7 s after broker 1's
+    margin = controller_server.SESSION_CHECK_MARGIN_S
+    slept: list[float] = []
+    fenced_at: dict[int, float] = {}
+
+    async def fake_sleep(delay: float) -> None:
+        slept.append(delay)
+        h.clock.now += delay
+        if len(slept) == 3:
+            raise asyncio.CancelledError
+
+    real_fence = h.c.fence_expired
+
+    def fence() -> list[int]:
+        ids = real_fence()
+        fenced_at.update({b: h.clock.now for b in ids})
+        return ids
+
+    monkeypatch.setattr(h.c, "fence_expired", fence)
+    monkeypatch.setattr(controller_server.asyncio, "sleep", fake_sleep)
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(ControllerServer(h.c)._session_loop())
+    assert slept == pytest.approx([1.3 + margin, 0.7, 2.0 + margin])
+    assert fenced_at == pytest.approx({1: 1002.0 + margin, 2: 1002.7 + margin})
 
 
 def test_leaderless_partition_recovers_when_its_last_isr_member_returns(h: Harness) -> None:

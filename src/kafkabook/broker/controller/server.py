@@ -90,6 +90,9 @@ DEFAULT_CONFIGS: dict[str, str] = {
     "unclean.leader.election.enable": "false",
 }
 
+#: How long after a session deadline the controller checks it (timer slack, seconds).
+SESSION_CHECK_MARGIN_S = 0.002
+
 #: Largest number of records one fetch_metadata answer carries.
 MAX_FETCH_RECORDS = 1000
 #: Longest a fetch_metadata long poll may wait, whatever the broker asks.
@@ -495,8 +498,17 @@ class Controller:
         log.info("broker %d finished its controlled shutdown: fenced", broker_id)
         return {"fenced": True, "shutdown_ok": True}
 
+    def next_session_deadline(self) -> float | None:
+        """The earliest session deadline (``clock`` seconds), None with no live session."""
+        return min(self._sessions.values(), default=None)
+
     def fence_expired(self) -> list[int]:
-        """Fence every live broker whose session has expired; returns their ids."""
+        """Fence every live broker whose session has expired; returns their ids.
+
+        As KRaft's controller does, one write takes the broker out of every ISR and moves the
+        leadership of every partition it led, so a new leader can acknowledge acks=all
+        produces at once instead of waiting for replica.lag.time.max.ms.
+        """
         now = self.clock()
         fenced = []
         for broker_id, deadline in sorted(self._sessions.items()):
@@ -511,10 +523,13 @@ class Controller:
             self._write(records)
             self._shutdown_offset.pop(broker_id, None)
             fenced.append(broker_id)
+            last = self._last_heartbeat_ms.get(broker_id)
             log.warning(
-                "broker %d missed heartbeats for %d ms: fenced, %d partitions changed",
+                "broker %d missed heartbeats for %d ms (last heartbeat %s): fenced, "
+                "%d partitions changed",
                 broker_id,
                 int(self.session_timeout * 1000),
+                f"{int(time.time() * 1000) - last} ms ago" if last is not None else "unknown",
                 len(records) - 1,
             )
         return fenced
@@ -995,13 +1010,22 @@ class ControllerServer:
         self.controller.close()
 
     async def _session_loop(self) -> None:
-        # A timer, not a busy loop: session expiry is checked a few times per timeout so that
-        # fencing happens within ~1/5 of broker.session.timeout.ms of the deadline.
-        period = min(0.25, self.controller.session_timeout / 5)
+        # Sleeps until the earliest session deadline, as Kafka 3's controller schedules its
+        # fencing event at the heartbeat manager's next check time: a dead broker is fenced
+        # broker.session.timeout.ms after its last heartbeat, not up to one polling period
+        # later. Deadlines only move later (heartbeats) or appear a whole timeout ahead
+        # (registrations), so nothing expires before the wake-up.
+        controller = self.controller
         while True:
-            await asyncio.sleep(period)
+            deadline = controller.next_session_deadline()
+            if deadline is None:
+                delay = controller.session_timeout
+            else:
+                delay = deadline - controller.clock()
+            # The margin keeps the loop from waking a hair early and sleeping 0 s in a spin.
+            await asyncio.sleep(max(delay, 0.0) + SESSION_CHECK_MARGIN_S)
             try:
-                self.controller.fence_expired()
+                controller.fence_expired()
             except Exception:
                 log.exception("fencing expired brokers failed")
 
