@@ -102,6 +102,31 @@ def test_produce_errors(target: Target) -> None:
     assert target.list_offsets(name, 0, LATEST)["offset"] == 0
 
 
+def test_produce_to_a_follower_names_the_leader(target: Target) -> None:
+    """KIP-951: from Produce v10 a NOT_LEADER_OR_FOLLOWER answer names the current leader and
+    carries its endpoint, so a client moves to it without a Metadata round trip."""
+    name = target.create_topic(unique("hint"), 1, 3)
+    leader = target.leader(name)
+    data = {"name": name, "partition_data": [{"index": 0, "records": batch([Rec(b"x")])}]}
+    answer = target.call(
+        (0, 11),  # type: ignore[arg-type]  # Produce v11: VERSIONS has v9, before KIP-951
+        follower_of(target, name),
+        transactional_id=None,
+        acks=-1,
+        timeout=10000,
+        topic_data=[data],
+    )
+    (t,) = answer["responses"]
+    (p,) = t["partition_responses"]
+    assert p["error_code"] == NOT_LEADER_OR_FOLLOWER
+    epoch = target.partitions(name)[0]["epoch"]
+    assert p["current_leader"] == {"leader_id": leader, "leader_epoch": epoch}
+    host, port = target.addresses()[leader].rsplit(":", 1)
+    assert [(n["node_id"], n["host"], n["port"]) for n in answer["node_endpoints"]] == [
+        (leader, host, int(port))
+    ]
+
+
 def test_oversized_batches(target: Target) -> None:
     name = target.create_topic(unique("big"), 1, 3, configs={"max.message.bytes": "1000"})
     assert target.produce(name, 0, [Rec(b"x" * 900)])["error_code"] == NONE

@@ -65,6 +65,39 @@ def _error(index: int, code: ErrorCode, message: str | None = None, leader=None)
     return entry
 
 
+def _not_leader(broker, topic: str, index: int) -> dict:
+    """NOT_LEADER_OR_FOLLOWER with the leader this broker knows of (KIP-951, v10+): with it
+    and the leader's endpoint, clients move to the new leader without a Metadata request."""
+    known = broker.image.topics.get(topic)
+    state = known.partitions.get(index) if known is not None else None
+    if state is None:  # the topic went away while the produce waited
+        return _error(index, ErrorCode.not_leader_or_follower)
+    return _error(
+        index,
+        ErrorCode.not_leader_or_follower,
+        None,
+        {"leader_id": state.leader, "leader_epoch": state.leader_epoch},
+    )
+
+
+def _node_endpoints(broker, responses: list[dict]) -> list[dict]:
+    """The endpoints of the live leaders named in current_leader hints (KIP-951)."""
+    named = {
+        p["current_leader"]["leader_id"]
+        for t in responses
+        for p in t["partition_responses"]
+        if "current_leader" in p
+    }
+    endpoints = []
+    for node_id in sorted(named):
+        info = broker.image.brokers.get(node_id)
+        if info is not None and not info.fenced:
+            endpoints.append(
+                {"node_id": node_id, "host": info.host, "port": info.port, "rack": None}
+            )
+    return endpoints
+
+
 def _check_batch(broker, topic: str, data: bytes | None) -> tuple[ErrorCode, str] | None:
     if not data:
         return ErrorCode.invalid_record, "Produce request has no records"
@@ -86,13 +119,7 @@ async def _produce_partition(broker, topic: str, part, acks: int, deadline: floa
     if topic not in broker.image.topics or index not in broker.image.topics[topic].partitions:
         return _error(index, ErrorCode.unknown_topic_or_partition)
     if replica is None or not replica.is_leader:
-        state = broker.image.topics[topic].partitions[index]
-        return _error(
-            index,
-            ErrorCode.not_leader_or_follower,
-            None,
-            {"leader_id": state.leader, "leader_epoch": state.leader_epoch},
-        )
+        return _not_leader(broker, topic, index)
     problem = _check_batch(broker, topic, part.records)
     if problem:
         return _error(index, *problem)
@@ -128,7 +155,7 @@ async def _produce_partition(broker, topic: str, part, acks: int, deadline: floa
             if len(replica.view.isr) < min_isr:
                 return _error(index, ErrorCode.not_enough_replicas_after_append)
             if not replica.is_leader:
-                return _error(index, ErrorCode.not_leader_or_follower)
+                return _not_leader(broker, topic, index)
             return _error(index, ErrorCode.request_timed_out)
     return {
         "index": index,
@@ -173,4 +200,8 @@ async def handle(broker, request):
         responses = [{"name": n, "partition_responses": r} for n, r in by_topic.items()]
     if acks == 0:
         return None
-    return {"responses": responses, "throttle_time": 0}
+    return {
+        "responses": responses,
+        "throttle_time": 0,
+        "node_endpoints": _node_endpoints(broker, responses),
+    }
