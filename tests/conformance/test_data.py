@@ -143,6 +143,38 @@ def test_oversized_batches(target: Target) -> None:
     assert target.list_offsets(name, 0, LATEST)["offset"] == 1
 
 
+def test_debugging_replica_reads_any_replica_to_its_log_end(target: Target) -> None:
+    """ListOffsets from replica id -2 (Kafka's debugging id) is answered by followers too, from
+    their own log and up to their log end; a consumer (-1) asking a follower is refused."""
+    name = target.create_topic(unique("debugid"), 1, 3)
+    for value in (b"a", b"b", b"c"):
+        assert target.produce(name, 0, [Rec(value)])["error_code"] == NONE
+
+    def ask(node: int, replica_id: int, timestamp: int) -> tuple[int, int]:
+        answer = target.call(
+            "ListOffsets",
+            node,
+            replica_id=replica_id,
+            isolation_level=0,
+            topics=[
+                {
+                    "name": name,
+                    "partitions": [
+                        {"partition_index": 0, "current_leader_epoch": -1, "timestamp": timestamp}
+                    ],
+                }
+            ],
+        )
+        (p,) = answer["topics"][0]["partitions"]
+        return p["error_code"], p["offset"]
+
+    # acks=all: every ISR follower holds the three records, so its log end offset is 3.
+    for node in target.partitions(name)[0]["replicas"]:
+        assert ask(node, -2, LATEST) == (NONE, 3), node
+        assert ask(node, -2, EARLIEST) == (NONE, 0), node
+    assert ask(follower_of(target, name), -1, LATEST) == (NOT_LEADER_OR_FOLLOWER, -1)
+
+
 def test_old_timestamps_are_accepted(target: Target) -> None:
     name = target.create_topic(unique("old"), 1, 3)
     answer = target.produce(name, 0, [Rec(b"1970", timestamp=1000)])

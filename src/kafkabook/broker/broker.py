@@ -427,16 +427,22 @@ class Broker:
     # -- helpers for handlers ----------------------------------------------------------------
 
     def leader_replica(
-        self, topic: str, partition: int, current_leader_epoch: int = -1
+        self,
+        topic: str,
+        partition: int,
+        current_leader_epoch: int = -1,
+        *,
+        any_replica: bool = False,
     ) -> tuple[Replica | None, ErrorCode]:
         """The partition's replica if this broker leads it, else the error Kafka answers:
         UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER, or FENCED/UNKNOWN_LEADER_EPOCH
-        when the caller's epoch (-1: unchecked) is older or newer than the leader's."""
+        when the caller's epoch (-1: unchecked) is older or newer than the leader's.
+        With `any_replica`, a follower's replica is returned too (Kafka's debugging reads)."""
         known = self.image.topics.get(topic)
         if known is None or partition not in known.partitions:
             return None, ErrorCode.unknown_topic_or_partition
         replica = self.replicas.get((topic, partition))
-        if replica is None or not replica.is_leader:
+        if replica is None or not (replica.is_leader or any_replica):
             return None, ErrorCode.not_leader_or_follower
         if current_leader_epoch >= 0 and current_leader_epoch != replica.leader_epoch:
             if current_leader_epoch < replica.leader_epoch:
