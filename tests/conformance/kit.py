@@ -514,6 +514,34 @@ class Target:
         return p
 
 
+def fetch_v16(target: Target, topic: str, node_id: int, leader_epoch: int) -> dict[str, Any]:
+    """One consumer Fetch v16 (topics by id, KIP-951's current_leader and node_endpoints) of
+    partition 0 from offset 0, sent to broker `node_id`; the whole answer."""
+    part = {
+        "partition": 0,
+        "current_leader_epoch": leader_epoch,
+        "fetch_offset": 0,
+        "last_fetched_epoch": -1,
+        "log_start_offset": -1,
+        "partition_max_bytes": 1024,
+    }
+    return target.call(
+        (1, 16),  # type: ignore[arg-type]  # VERSIONS has v12, which names topics
+        node_id,
+        cluster_id=None,
+        replica_state={"replica_id": -1, "replica_epoch": -1},
+        max_wait=0,
+        min_bytes=1,
+        max_bytes=1024,
+        isolation_level=0,
+        session_id=0,
+        session_epoch=-1,
+        topics=[{"topic_id": target.topic(topic)["topic_id"], "partitions": [part]}],
+        forgotten_topics_data=[],
+        rack_id="",
+    )
+
+
 def heal(backend: Backend) -> None:
     """Every node running again (a test may have killed, stopped or paused one)."""
     seen = set()

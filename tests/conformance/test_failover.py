@@ -32,11 +32,14 @@ from .kit import (
     Target,
     dispose,
     expect,
+    fetch_v16,
     unique,
     wait_for,
 )
 
 pytestmark = pytest.mark.oracle
+
+FENCED_LEADER_EPOCH = 74
 
 VICTIM = 2
 
@@ -130,6 +133,18 @@ def test_leadership_moves_to_the_next_in_sync_replica(breakable: Target, outage:
     assert [p["isr"] for p in spread.values()] == [[1, 3], [1, 3], [3, 1]]
     before = outage["before"]
     assert spread[0]["epoch"] > before[0]["epoch"]  # a new leader, a new epoch
+
+
+def test_fetch_with_the_old_epoch_names_the_new_leader(breakable: Target, outage: dict) -> None:
+    """KIP-951: a Fetch v16 with the leader epoch from before the failover is fenced, and the
+    answer names the new leader and its endpoint."""
+    spread = outage["topics"]["spread"]
+    now = breakable.partitions(spread)[0]
+    answer = fetch_v16(breakable, spread, now["leader"], outage["before"][0]["epoch"])
+    ((p,),) = [t["partitions"] for t in answer["responses"]]
+    assert p["error_code"] == FENCED_LEADER_EPOCH
+    assert p["current_leader"] == {"leader_id": now["leader"], "leader_epoch": now["epoch"]}
+    assert [n["node_id"] for n in answer["node_endpoints"]] == [now["leader"]]
 
 
 def test_leaderless_partition(breakable: Target, outage: dict) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +43,29 @@ def api(key: int, name: str, min_version: int, max_version: int) -> Callable[[Ha
         return handler
 
     return register
+
+
+def leader_hint(broker: Broker, topic: str, index: int) -> dict[str, int] | None:
+    """The partition's leader as this broker knows it, for KIP-951's current_leader field of
+    Produce (v10+) and Fetch (v16+) errors; None for a partition it does not know."""
+    known = broker.image.topics.get(topic)
+    state = known.partitions.get(index) if known is not None else None
+    if state is None:
+        return None
+    return {"leader_id": state.leader, "leader_epoch": state.leader_epoch}
+
+
+def node_endpoints(broker: Broker, leader_ids: Iterable[int]) -> list[dict[str, Any]]:
+    """KIP-951's node_endpoints: where the live brokers among `leader_ids` listen, so a client
+    can go to a new leader named in current_leader without a Metadata round trip."""
+    endpoints = []
+    for node_id in sorted(set(leader_ids)):
+        info = broker.image.brokers.get(node_id)
+        if info is not None and not info.fenced:
+            endpoints.append(
+                {"node_id": node_id, "host": info.host, "port": info.port, "rack": None}
+            )
+    return endpoints
 
 
 def load_all() -> dict[int, Api]:

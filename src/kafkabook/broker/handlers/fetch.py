@@ -20,7 +20,7 @@ from ..broker import now_ms
 from ..fetch_sessions import SessionPartition
 from ..log import OffsetOutOfRange
 from ..wakeup import wait_any
-from . import api
+from . import api, node_endpoints
 
 _ZERO = uuid.UUID(int=0)
 
@@ -64,11 +64,15 @@ def _read_partition(
         entry["current_leader"] = {"leader_id": state.leader, "leader_epoch": state.leader_epoch}
         return entry
     if current_epoch >= 0 and current_epoch != replica.leader_epoch:
-        entry["error_code"] = (
-            ErrorCode.fenced_leader_epoch
-            if current_epoch < replica.leader_epoch
-            else ErrorCode.unknown_leader_epoch
-        )
+        if current_epoch < replica.leader_epoch:
+            entry["error_code"] = ErrorCode.fenced_leader_epoch
+            # KIP-951 (v16+): the caller's epoch is stale, so name the current one.
+            entry["current_leader"] = {
+                "leader_id": broker.node_id,
+                "leader_epoch": replica.leader_epoch,
+            }
+        else:
+            entry["error_code"] = ErrorCode.unknown_leader_epoch
         return entry
     if replica_id >= 0:
         replica.record_follower_fetch(replica_id, fetch_offset, now_ms())
@@ -247,9 +251,11 @@ async def handle(broker, request):
                 ],
             }
         )
+    hinted = (e["current_leader"]["leader_id"] for _, e in entries if "current_leader" in e)
     return {
         "throttle_time": 0,
         "error_code": ErrorCode.none,
         "session_id": session.session_id if session else 0,
         "responses": responses,
+        "node_endpoints": node_endpoints(broker, hinted),
     }

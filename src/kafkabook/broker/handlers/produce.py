@@ -20,7 +20,7 @@ import time
 from ...protocol.errors import ErrorCode
 from .. import records
 from ..replica import ProduceRejected
-from . import api
+from . import api, leader_hint, node_endpoints
 
 VALID_ACKS = (-1, 0, 1)
 
@@ -66,36 +66,9 @@ def _error(index: int, code: ErrorCode, message: str | None = None, leader=None)
 
 
 def _not_leader(broker, topic: str, index: int) -> dict:
-    """NOT_LEADER_OR_FOLLOWER with the leader this broker knows of (KIP-951, v10+): with it
+    """NOT_LEADER_OR_FOLLOWER naming the leader this broker knows of (KIP-951, v10+): with it
     and the leader's endpoint, clients move to the new leader without a Metadata request."""
-    known = broker.image.topics.get(topic)
-    state = known.partitions.get(index) if known is not None else None
-    if state is None:  # the topic went away while the produce waited
-        return _error(index, ErrorCode.not_leader_or_follower)
-    return _error(
-        index,
-        ErrorCode.not_leader_or_follower,
-        None,
-        {"leader_id": state.leader, "leader_epoch": state.leader_epoch},
-    )
-
-
-def _node_endpoints(broker, responses: list[dict]) -> list[dict]:
-    """The endpoints of the live leaders named in current_leader hints (KIP-951)."""
-    named = {
-        p["current_leader"]["leader_id"]
-        for t in responses
-        for p in t["partition_responses"]
-        if "current_leader" in p
-    }
-    endpoints = []
-    for node_id in sorted(named):
-        info = broker.image.brokers.get(node_id)
-        if info is not None and not info.fenced:
-            endpoints.append(
-                {"node_id": node_id, "host": info.host, "port": info.port, "rack": None}
-            )
-    return endpoints
+    return _error(index, ErrorCode.not_leader_or_follower, None, leader_hint(broker, topic, index))
 
 
 def _check_batch(broker, topic: str, data: bytes | None) -> tuple[ErrorCode, str] | None:
@@ -203,5 +176,13 @@ async def handle(broker, request):
     return {
         "responses": responses,
         "throttle_time": 0,
-        "node_endpoints": _node_endpoints(broker, responses),
+        "node_endpoints": node_endpoints(
+            broker,
+            (
+                p["current_leader"]["leader_id"]
+                for t in responses
+                for p in t["partition_responses"]
+                if "current_leader" in p
+            ),
+        ),
     }
