@@ -174,3 +174,33 @@ def test_timeline_keeps_its_window_and_lanes() -> None:
     ]
     assert spec["datasets"]["events"][0]["kind"] == "ISR shrink"
     assert json.dumps(spec).count('"ISR shrink"') >= 2  # in the data and in the lane domain
+
+
+def test_show_chart_hands_an_altair_chart_to_the_offline_renderer(vega_lite) -> None:
+    # The failover lesson's own chart has this shape: step lines over a DataFrame, rules
+    # layered on them, two layers stacked.
+    import altair as alt
+    import pandas as pd
+
+    from kafkabook.viz import show
+
+    samples = pd.DataFrame(
+        {"t": [0.0, 0.25, 0.5], "partition": [0, 0, 0], "leader": [2, 3, 3], "isr": [3, 2, 2]}
+    )
+    base = alt.Chart(samples).encode(x="t:Q", color="partition:N")
+    rules = alt.Chart(pd.DataFrame({"t": [0.1]})).mark_rule().encode(x="t:Q")
+    layered = (base.mark_line(interpolate="step-after").encode(y="leader:Q") + rules) & (
+        base.mark_line().encode(y="isr:Q") + rules
+    )
+    shown = show.chart(layered, "leaders and ISR sizes")
+    data = shown._repr_mimebundle_()
+    assert set(data) == {MIME_V5, "text/plain"}
+    assert data["text/plain"] == "leaders and ISR sizes"
+    spec = data[MIME_V5]
+    assert spec["$schema"] == SCHEMA_V5
+    text = json.dumps(spec)
+    assert "v6" not in text
+    vega_lite.validate(json.loads(text))
+    # The DataFrame travels inline, in the spec's datasets: nothing to fetch either.
+    rows = [r for dataset in spec["datasets"].values() for r in dataset if "leader" in r]
+    assert [r["leader"] for r in rows] == [2, 3, 3]

@@ -64,6 +64,25 @@ def bundle(spec: dict[str, Any], text: str) -> dict[str, Any]:
     return {MIME_V5: spec, "text/plain": text}
 
 
+class OfflineChart:
+    """An altair chart that displays as Vega-Lite v5, drawn by JupyterLab's bundled renderer.
+
+    What `kafkabook.viz.show.chart` returns. The spec is converted once, when made; the chart
+    must use only what Vega-Lite 5 has (marks, encodings, layers, concatenation, facets,
+    tooltips), as the widgets' charts do.
+    """
+
+    def __init__(self, chart: alt.TopLevelMixin, text: str | None = None) -> None:
+        self.spec = to_v5(chart)
+        self.text = text or "a Vega-Lite chart (JupyterLab draws it)"
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        return bundle(self.spec, self.text)
+
+    def __repr__(self) -> str:
+        return f"<OfflineChart: {self.text}>"
+
+
 def _time(at: float) -> str:
     return dt.datetime.fromtimestamp(at, tz=dt.UTC).isoformat(timespec="milliseconds")
 

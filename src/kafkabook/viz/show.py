@@ -9,6 +9,7 @@ when closed, when their cell runs again, or when the cluster goes away.
 >>> kb.show.cluster(topics=["orders"])                      # doctest: +SKIP
 >>> kb.show.hashing(topic="orders", keys=["user-1", "user-2"])   # doctest: +SKIP
 >>> kb.show.offsets(topic="orders", group="billing")        # doctest: +SKIP
+>>> kb.show.chart(my_altair_chart)                          # doctest: +SKIP
 
 `from_line` is what ``%kafka show ...`` calls with the rest of the line.
 """
@@ -24,6 +25,7 @@ from kafkabook.api.cluster import Cluster
 from kafkabook.api.display import Message
 from kafkabook.api.errors import KafkabookError
 from kafkabook.backends.base import Backend
+from kafkabook.viz.charts import OfflineChart
 from kafkabook.viz.live import DEFAULT_INTERVAL, LiveWidget, Source, adopt, current_cell_id
 from kafkabook.viz.widgets.cluster import ClusterWidget
 from kafkabook.viz.widgets.groups import GroupsWidget
@@ -142,6 +144,22 @@ def timeline(
         Source(cluster), topics=_names(topics, topic), internal=internal, interval=interval
     )
     return _live(widget)  # type: ignore[return-value]
+
+
+def chart(chart: Any, text: str | None = None) -> OfflineChart:
+    """Display an altair chart with JupyterLab's own Vega-Lite 5, which needs no network.
+
+    Altair 6's default renderer loads Vega from a CDN, so offline (or behind a proxy) its
+    charts stay blank; this one draws wherever the widgets' charts do. ``chart`` may use only
+    what Vega-Lite 5 has: marks, encodings, layers, concatenation, facets, tooltips. ``text``
+    is what a terminal or a notebook without JupyterLab's renderer shows instead.
+
+    >>> import altair as alt, pandas as pd
+    >>> shown = chart(alt.Chart(pd.DataFrame({"x": [1, 2]})).mark_bar().encode(x="x:Q"))
+    >>> sorted(shown._repr_mimebundle_())
+    ['application/vnd.vegalite.v5+json', 'text/plain']
+    """
+    return OfflineChart(chart, text)
 
 
 # -- %kafka show ----------------------------------------------------------------------------------
