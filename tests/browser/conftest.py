@@ -6,9 +6,10 @@ Chromium or the ``playwright`` package the tests skip with the reason, except un
 a browser suite that cannot run is a failure.
 
 `jupyter_lab` starts JupyterLab on a free port with a token, in a temporary directory holding
-a copy of ``notebooks/tests`` (so runs never write outputs into the repository), with its own
-config, settings and runtime directories. Notebook windowing is off, so every cell stays in
-the page while the test reads it.
+a copy of ``notebooks/tests`` (so runs never write outputs into the repository; a test that
+runs a lesson writes its copy there too, ``lab.root``), with its own config, settings and
+runtime directories. Notebook windowing is off, so every cell stays in the page while the test
+reads it.
 """
 
 from __future__ import annotations

@@ -18,29 +18,27 @@ Screenshots go to test-artifacts/browser/.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
+
+from browser.pages import (
+    CHARTS,
+    grid_rows,
+    metadata_leaders,
+    notebook_errors,
+    offline_context,
+    open_notebook,
+    run_all,
+    shot,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
 
 NOTEBOOK = "widgets_browser.ipynb"
 LAG_RECORDS = 1500
 KEYS = [*(f"user-{i}" for i in range(1, 13)), "foobar", "order-42", "21", "clé-☃"]
-
-
-def wait_for(check: Callable[[], object], timeout: float, what: str, every: float = 0.1):
-    """Poll ``check`` until it returns something true; that value, or fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"not within {timeout} s: {what}")
-        time.sleep(every)
 
 
 def prepare_cluster(backend) -> dict[str, dict[str, int]]:
@@ -74,66 +72,13 @@ def prepare_cluster(backend) -> dict[str, dict[str, int]]:
     return {"java": java, "librdkafka": rdkafka}
 
 
-def metadata_leaders(bootstrap: str, topic: str) -> dict[int, int]:
-    from confluent_kafka.admin import AdminClient
-
-    found = AdminClient({"bootstrap.servers": bootstrap}).list_topics(topic, timeout=10)
-    return {p: info.leader for p, info in found.topics[topic].partitions.items()}
-
-
-def grid_rows(page, topic: str) -> dict[int, dict[str, str]]:
-    """{partition: {"leader": ..., "isr": ...}} as the cluster widget shows them now."""
-    rows = page.eval_on_selector_all(
-        f'table[data-kb="cluster-grid"] tr[data-topic="{topic}"]',
-        "rows => rows.map(r => [r.dataset.partition, r.dataset.leader, r.dataset.isr])",
-    )
-    return {int(p): {"leader": int(leader), "isr": isr} for p, leader, isr in rows}
-
-
-def shot(locator, artifacts: Path, name: str) -> None:
-    """A screenshot of one cell. Clipped from the page: a live widget is never "stable" the
-    way Playwright's element screenshots wait for."""
-    locator.scroll_into_view_if_needed()
-    box = locator.bounding_box()
-    page = locator.page
-    view = page.viewport_size
-    top = max(0.0, box["y"])
-    clip = {
-        "x": max(0.0, box["x"]),
-        "y": top,
-        "width": min(box["width"], view["width"] - max(0.0, box["x"])),
-        "height": min(box["y"] + box["height"], view["height"]) - top,
-    }
-    page.screenshot(path=str(artifacts / f"{name}.png"), clip=clip)
-
-
-def notebook_errors(page) -> list[str]:
-    """The text of every error output in the notebook (tracebacks, stderr)."""
-    return page.eval_on_selector_all(
-        '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"], '
-        '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"]',
-        "outputs => outputs.map(o => o.innerText.slice(0, 2000))",
-    )
-
-
 def test_widgets_in_jupyterlab(bundled_cluster_factory, jupyter_lab, browser, artifacts) -> None:
     backend = bundled_cluster_factory(brokers=3, fresh=True)
     expected = prepare_cluster(backend)
     lab = jupyter_lab({"KAFKABOOK_TEST_DATA_DIR": str(backend.data_dir)})
 
-    context = browser.new_context(viewport={"width": 1400, "height": 2200})
     blocked: list[str] = []
-
-    def offline(route) -> None:
-        url = route.request.url
-        host = urlparse(url).hostname
-        if url.startswith(("data:", "blob:")) or host in ("127.0.0.1", "localhost"):
-            route.continue_()
-        else:
-            blocked.append(url)
-            route.abort()
-
-    context.route("**/*", offline)
+    context = offline_context(browser, blocked, viewport={"width": 1400, "height": 2200})
     page = context.new_page()
     console_errors: list[str] = []
     page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
@@ -155,22 +100,8 @@ def run_scenario(page, lab, backend, expected, artifacts: Path, blocked: list[st
     def step(what: str) -> None:
         print(f"[{time.monotonic() - began:6.1f} s] {what}", flush=True)
 
-    page.goto(lab.notebook_url(NOTEBOOK))
-    page.wait_for_function("window.jupyterapp && window.jupyterapp.shell", timeout=90_000)
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
-    # The notebook's kernel must be up before "Run All" is worth pressing.
-    page.wait_for_function(
-        """() => {
-            const panel = window.jupyterapp.shell.currentWidget;
-            const kernel = panel && panel.sessionContext && panel.sessionContext.session
-                && panel.sessionContext.session.kernel;
-            return kernel && kernel.status === "idle";
-        }""",
-        timeout=120_000,
-    )
-    # Not awaited: the command's promise settles only when every cell has run, and some wait
-    # for this test.
-    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+    open_notebook(page, lab, NOTEBOOK)
+    run_all(page)
     step("run all")
 
     # 1. The cluster widget: 3 brokers, the leaders Metadata names, charts drawn offline.
@@ -194,7 +125,7 @@ def run_scenario(page, lab, backend, expected, artifacts: Path, blocked: list[st
     )
     assert set(truth.values()) == {1, 2, 3}
     cluster_cell = page.locator(".jp-Cell", has=grid)
-    charts = ".vega-embed svg, .vega-embed canvas"
+    charts = CHARTS
     cluster_cell.locator(charts).first.wait_for(timeout=30_000)
     page.locator('[data-kb="timeline-events"]').first.wait_for(timeout=30_000)
     assert page.locator("text=Error displaying widget").count() == 0
