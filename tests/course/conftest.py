@@ -1,8 +1,9 @@
 """The course tests: notebooks clean, the checker, and the lessons executed top to bottom.
 
 ``course``-marked tests build a fresh virtual environment from binder/requirements.txt, as
-Binder does; they take minutes and are skipped unless selected: ``pytest -m course tests/course``
-(or ``KAFKABOOK_COURSE_BINDER=1``). The rest run with the normal suite.
+Binder does; they take minutes and are skipped unless selected: ``make binder`` (CI runs it),
+``pytest -m course tests/course`` or ``KAFKABOOK_COURSE_BINDER=1``. The rest run with the
+normal suite.
 """
 
 from __future__ import annotations
