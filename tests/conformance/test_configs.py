@@ -20,7 +20,6 @@ from .kit import (
     SHARED_CONFIGS,
     UNKNOWN_TOPIC_OR_PARTITION,
     Target,
-    bundled_bug,
     documented,
     documented_default,
     unique,
@@ -41,10 +40,6 @@ BOOLEAN, STRING, INT, LONG, DOUBLE, LIST = 1, 2, 3, 5, 6, 7
 SET, DELETE, APPEND, SUBTRACT = 0, 1, 2, 3
 
 OVERRIDES = {"retention.ms": "60000", "cleanup.policy": "compact", "max.message.bytes": "2000"}
-
-
-#: Topic configs whose differences are bugs with scenarios of their own below.
-KNOWN_TOPIC_BUGS = {"message.timestamp.after.max.ms", "retention.ms"}
 
 
 def shape(entry: dict[str, Any]) -> tuple:
@@ -96,18 +91,12 @@ def test_topic_configs_described(target: Target) -> None:
         "value": "3600000",
         "source": STATIC_BROKER_CONFIG,
     }
-    # Asking for some keys answers those that exist.
+    # Asking for some keys answers those that exist; asking for none answers all.
     some = target.describe_configs(TOPIC, name, keys=["retention.ms", "no.such", "segment.ms"])
     assert sorted(some["configs"]) == ["retention.ms", "segment.ms"]
+    assert target.describe_configs(TOPIC, name, keys=[])["configs"].keys() == configs.keys()
 
 
-@bundled_bug(
-    "topic configs missing from the catalogue: compression.gzip.level, compression.lz4.level, "
-    "compression.zstd.level, errors.deadletterqueue.group.enable, "
-    "max.decompressed.message.bytes, remote.copy.lag.bytes, remote.copy.lag.ms, "
-    "remote.log.copy.disable, remote.log.delete.on.disable (DescribeConfigs and CreateTopics "
-    "list 28 topic configs; Kafka 4.4 lists 37)"
-)
 def test_topic_config_names(pair: tuple[Target, Target]) -> None:
     kafka, bundled = topic_pair(pair, {})
     assert sorted(bundled) == sorted(kafka)
@@ -117,7 +106,7 @@ def test_topic_config_names(pair: tuple[Target, Target]) -> None:
 def test_topic_config_values_and_sources(pair: tuple[Target, Target], overrides: dict) -> None:
     kafka, bundled = topic_pair(pair, overrides)
     differ = {}
-    for name in sorted((set(kafka) & set(bundled)) - KNOWN_TOPIC_BUGS):
+    for name in sorted(set(kafka) & set(bundled)):
         k, b = shape(kafka[name]), shape(bundled[name])
         if k == b:
             continue
@@ -133,21 +122,46 @@ def test_topic_config_values_and_sources(pair: tuple[Target, Target], overrides:
     assert differ == {}
 
 
-@bundled_bug(
-    "DescribeConfigs synonyms differ from Kafka's: Kafka lists no synonyms for retention.ms, "
-    "segment.ms, segment.jitter.ms and remote.storage.enable unless set on the topic (their "
-    "broker synonyms have no value of their own), and an overridden retention.ms lists only "
-    "itself; the bundled cluster adds log.retention.ms, log.roll.ms, log.roll.jitter.ms and "
-    "remote.storage.enable (DEFAULT_CONFIG) entries"
-)
 @pytest.mark.parametrize("overrides", [{}, OVERRIDES], ids=["plain", "overrides"])
 def test_topic_config_synonyms(pair: tuple[Target, Target], overrides: dict) -> None:
     kafka, bundled = topic_pair(pair, overrides)
     differ = {}
-    for name in sorted((set(kafka) & set(bundled)) - KNOWN_TOPIC_BUGS - {"min.insync.replicas"}):
+    for name in sorted((set(kafka) & set(bundled)) - {"min.insync.replicas"}):
         if kafka[name]["synonyms"] != bundled[name]["synonyms"]:
             differ[name] = {"kafka": kafka[name]["synonyms"], "bundled": bundled[name]["synonyms"]}
     assert differ == {}
+
+
+@pytest.mark.parametrize("overrides", [{}, OVERRIDES], ids=["plain", "overrides"])
+def test_create_topics_configs(pair: tuple[Target, Target], overrides: dict) -> None:
+    """CreateTopics (v5+) answers with every topic config of the new topic, its value and
+    source; there retention.ms derived from a static log.retention.hours is STATIC."""
+    answers = []
+    for target in pair:
+        spec = {"name": unique("cfgnew"), "num_partitions": 1, "replication_factor": 3}
+        (result,) = target.create_topics([spec | {"configs": overrides}], validate_only=True)
+        assert result["error_code"] == NONE
+        answers.append({c["name"]: c for c in result["configs"]})
+    kafka, bundled = answers
+    assert sorted(bundled) == sorted(kafka)
+    differ = {}
+    for name in sorted(kafka):
+        k, b = kafka[name], bundled[name]
+        if k == b:
+            continue
+        if (
+            name == "min.insync.replicas"
+            and (k["config_source"], b["config_source"])
+            == (DYNAMIC_DEFAULT_BROKER_CONFIG, DEFAULT_CONFIG)
+            and k | {"config_source": DEFAULT_CONFIG} == b
+            and documented(ELR)
+        ):
+            continue
+        differ[name] = {"kafka": k, "bundled": b}
+    assert differ == {}
+    assert kafka["retention.ms"]["config_source"] == (
+        DYNAMIC_TOPIC_CONFIG if "retention.ms" in overrides else STATIC_BROKER_CONFIG
+    )
 
 
 def test_retention_ms_follows_log_retention_hours(target: Target) -> None:
@@ -175,15 +189,6 @@ def kafka_default(entry: dict[str, Any]) -> str | None:
     return defaults[0] if defaults else None
 
 
-#: Broker configs whose differences are bugs with a scenario of their own.
-KNOWN_BROKER_BUGS = {
-    "log.message.timestamp.after.max.ms",
-    "log.retention.ms",
-    "log.roll.ms",
-    "log.roll.jitter.ms",
-}
-
-
 def test_broker_configs_match_kafka(pair: tuple[Target, Target]) -> None:
     """Every broker config the bundled cluster describes exists in Kafka, with Kafka's value,
     source and flags, or with a default docs/differences.md lists. The jvm backend writes a
@@ -195,7 +200,7 @@ def test_broker_configs_match_kafka(pair: tuple[Target, Target]) -> None:
     ours = bundled.describe_configs(BROKER, "1")["configs"]
     assert set(ours) - set(kafka) == set()
     differ = {}
-    for name in sorted(set(ours) - KNOWN_BROKER_BUGS):
+    for name in sorted(ours):
         k, b = kafka[name], ours[name]
         if shape(k) == shape(b):
             continue
@@ -225,27 +230,97 @@ def test_broker_configs_match_kafka(pair: tuple[Target, Target]) -> None:
     assert differ == {}
 
 
-@bundled_bug(
-    "broker configs that Kafka leaves unset and derives from a sibling (log.retention.ms, "
-    "log.roll.ms, log.roll.jitter.ms: value null, DEFAULT_CONFIG) are described with a "
-    "computed value (604800000, 604800000, 0)"
-)
 def test_unset_broker_configs_have_no_value(target: Target) -> None:
     configs = target.describe_configs(BROKER, "1")["configs"]
     for name in ("log.retention.ms", "log.roll.ms", "log.roll.jitter.ms"):
         assert (configs[name]["value"], configs[name]["config_source"]) == (None, DEFAULT_CONFIG)
 
 
-@bundled_bug(
-    "DescribeConfigs of the cluster-wide broker resource (name '') lists every broker config "
-    "with its static or default source; Kafka lists only the cluster-wide dynamic ones "
-    "(DYNAMIC_DEFAULT_BROKER_CONFIG)"
-)
 def test_cluster_default_broker_resource(target: Target) -> None:
     result = target.describe_configs(BROKER, "")
     assert result["error_code"] == NONE
     sources = {c["config_source"] for c in result["configs"].values()}
     assert sources <= {DYNAMIC_DEFAULT_BROKER_CONFIG}
+
+
+#: Cluster-wide dynamic broker configs for test_cluster_wide_dynamic_configs: one that outranks
+#: a static synonym (log.retention.hours), one over a static value, one over a default.
+CLUSTER_WIDE = {
+    "log.retention.ms": "7200000",
+    "log.cleaner.delete.retention.ms": "1000",
+    "compression.gzip.level": "5",
+}
+
+
+def described_with_cluster_wide(target: Target) -> dict[str, dict]:
+    """Set CLUSTER_WIDE on `target`, describe the cluster-wide resource, broker 1 and a topic,
+    and remove the configs again (the shared cluster is for every test)."""
+    name = target.create_topic(unique("cfgwide"), 1, 3)
+    before = target.describe_configs(BROKER, "")["configs"].keys()
+
+    def broker_has(values: dict[str, str | None]) -> bool:
+        configs = target.describe_configs(BROKER, "1")["configs"]
+        return all(configs[k]["config_source"] == 3 for k in values if values[k] is not None)
+
+    try:
+        assert incremental(target, "", [(k, SET, v) for k, v in CLUSTER_WIDE.items()], BROKER) == 0
+        wait_for(lambda: broker_has(CLUSTER_WIDE), 10, f"{target}: cluster-wide configs set")
+        cluster = target.describe_configs(BROKER, "")["configs"]
+        assert cluster.keys() - CLUSTER_WIDE.keys() == before
+        keys = [*CLUSTER_WIDE, "log.retention.hours"]
+        return {
+            "cluster": {k: cluster[k] for k in CLUSTER_WIDE},
+            "broker": target.describe_configs(BROKER, "1", keys=keys)["configs"],
+            "topic": target.describe_configs(TOPIC, name)["configs"],
+        }
+    finally:
+        assert incremental(target, "", [(k, DELETE, None) for k in CLUSTER_WIDE], BROKER) == 0
+        wait_for(
+            lambda: target.describe_configs(BROKER, "")["configs"].keys() == before,
+            10,
+            f"{target}: cluster-wide configs removed",
+        )
+
+
+def test_cluster_wide_dynamic_configs(pair: tuple[Target, Target]) -> None:
+    """Broker configs set for the whole cluster (resource name ''), as the cluster-wide
+    resource, this broker and a topic describe them. A dynamic log.retention.ms also hides the
+    static log.retention.hours: Kafka then reads that one as its default (168)."""
+    kafka, bundled = (described_with_cluster_wide(target) for target in pair)
+    kafka["topic"].pop("min.insync.replicas")  # docs/differences.md: ELR
+    bundled["topic"].pop("min.insync.replicas")
+    assert documented(ELR)
+    assert bundled == kafka
+    retention = kafka["broker"]["log.retention.ms"]
+    assert (retention["value"], retention["config_source"]) == ("7200000", 3)
+    assert kafka["broker"]["log.retention.hours"]["value"] == "168"
+    assert kafka["topic"]["retention.ms"]["value"] == "7200000"
+    for entry in kafka["cluster"].values():
+        assert [s["source"] for s in entry["synonyms"]] == [DYNAMIC_DEFAULT_BROKER_CONFIG]
+
+
+@pytest.mark.parametrize(
+    "config, value, error",
+    [
+        ("compression.gzip.level", "0", INVALID_CONFIG),
+        ("compression.gzip.level", "-1", NONE),
+        ("compression.lz4.level", "18", INVALID_CONFIG),
+        ("compression.zstd.level", "-131072", NONE),
+        ("max.decompressed.message.bytes", "2147483640", INVALID_CONFIG),
+        ("remote.copy.lag.ms", "-2", INVALID_CONFIG),
+        ("remote.copy.lag.bytes", "-1", NONE),
+        ("remote.log.copy.disable", "true", NONE),
+        ("errors.deadletterqueue.group.enable", "true", NONE),
+        ("remote.storage.enable", "true", INVALID_CONFIG),  # no tiered storage on either
+        ("min.cleanable.dirty.ratio", "1.5", INVALID_CONFIG),
+    ],
+)
+def test_topic_config_validation(target: Target, config: str, value: str, error: int) -> None:
+    name = target.create_topic(unique("cfgval"), 1, 3)
+    assert incremental(target, name, [(config, SET, value)], validate_only=True) == error
+    spec = {"name": unique("cfgval"), "configs": {config: value}, "replication_factor": 3}
+    (result,) = target.create_topics([spec], validate_only=True)
+    assert result["error_code"] == error
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,10 +8,15 @@ lists it.
 '604800000'
 >>> effective_topic_config("min.insync.replicas", topic={}, broker={"min.insync.replicas": "2"})
 ('2', 'STATIC_BROKER_CONFIG')
+>>> effective_topic_config("retention.ms", topic={}, broker={"log.retention.hours": "100"})
+('360000000', 'STATIC_BROKER_CONFIG')
+>>> broker_default("log.retention.ms", {}), BROKER_CONFIGS["log.retention.ms"].default
+('604800000', None)
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -54,6 +59,9 @@ class ConfigDef:
     synonym: str | None = None  # the broker config that supplies a topic config's default
     valid: tuple[str, ...] = ()  # allowed values for enumerations
     minimum: float | None = None
+    maximum: float | None = None
+    also: str | None = None  # one more allowed value outside [minimum, maximum] (gzip's -1)
+    refused_true: str | None = None  # why true is refused: a feature the cluster lacks
     read_only: bool = False
     bundled_note: str | None = None
 
@@ -75,6 +83,8 @@ class ConfigDef:
         elif self.type == ConfigType.BOOLEAN:
             if value.lower() not in ("true", "false"):
                 return f"{invalid}: Expected value to be either true or false"
+            if self.refused_true and value.lower() == "true":
+                return self.refused_true
             return None
         else:
             if self.valid:
@@ -90,12 +100,25 @@ class ConfigDef:
                             f"String must be one of: {', '.join(self.valid)}"
                         )
             return None
-        if self.minimum is not None and number < self.minimum:
+        if self.also is not None and number == float(self.also):
+            return None
+        low = self.minimum is not None and number < self.minimum
+        high = self.maximum is not None and number > self.maximum
+        if (low or high) and self.also is not None:
             return (
-                f"Invalid value {value} for configuration {self.name}: "
-                f"Value must be at least {self.minimum:g}"
+                f"{invalid}: Value must be between {_number(self.minimum)} and "
+                f"{_number(self.maximum)} or equal to {self.also}"
             )
+        if low:
+            return f"{invalid}: Value must be at least {_number(self.minimum)}"
+        if high:
+            return f"{invalid}: Value must be no more than {_number(self.maximum)}"
         return None
+
+
+def _number(bound: float | None) -> str:
+    """A range bound as Kafka's messages print it: 1 and 2147483639, not 1.0 or 2.1e+09."""
+    return str(int(bound)) if bound is not None and float(bound).is_integer() else str(bound)
 
 
 def _defs(*defs: ConfigDef) -> dict[str, ConfigDef]:
@@ -104,30 +127,56 @@ def _defs(*defs: ConfigDef) -> dict[str, ConfigDef]:
 
 T = ConfigType
 COMPRESSION = ("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer")
+INT_MAX = 2_147_483_647
+#: Kafka's refusal of tiered storage on a cluster without it (the bundled cluster has none).
+NO_TIERED_STORAGE = (
+    "Tiered Storage functionality is disabled in the broker. "
+    "Topic cannot be configured with remote log storage."
+)
 
 TOPIC_CONFIGS: dict[str, ConfigDef] = _defs(
     ConfigDef("cleanup.policy", T.LIST, "delete", "log.cleanup.policy", ("compact", "delete")),
+    ConfigDef(
+        "compression.gzip.level",
+        T.INT,
+        "-1",
+        "compression.gzip.level",
+        minimum=1,
+        maximum=9,
+        also="-1",
+    ),
+    ConfigDef("compression.lz4.level", T.INT, "9", "compression.lz4.level", minimum=1, maximum=17),
     ConfigDef("compression.type", T.STRING, "producer", "compression.type", COMPRESSION),
+    ConfigDef(
+        "compression.zstd.level",
+        T.INT,
+        "3",
+        "compression.zstd.level",
+        minimum=-131072,
+        maximum=22,
+    ),
     ConfigDef(
         "delete.retention.ms", T.LONG, "86400000", "log.cleaner.delete.retention.ms", minimum=0
     ),
+    ConfigDef("errors.deadletterqueue.group.enable", T.BOOLEAN, "false"),
     ConfigDef("file.delete.delay.ms", T.LONG, "60000", "log.segment.delete.delay.ms", minimum=0),
     ConfigDef("flush.messages", T.LONG, LONG_MAX, "log.flush.interval.messages", minimum=1),
     ConfigDef("flush.ms", T.LONG, LONG_MAX, "log.flush.interval.ms", minimum=0),
-    ConfigDef(
-        "follower.replication.throttled.replicas",
-        T.LIST,
-        "",
-        "follower.replication.throttled.replicas",
-    ),
+    ConfigDef("follower.replication.throttled.replicas", T.LIST, ""),
     ConfigDef("index.interval.bytes", T.INT, "4096", "log.index.interval.bytes", minimum=0),
-    ConfigDef(
-        "leader.replication.throttled.replicas", T.LIST, "", "leader.replication.throttled.replicas"
-    ),
+    ConfigDef("leader.replication.throttled.replicas", T.LIST, ""),
     ConfigDef("local.retention.bytes", T.LONG, "-2", "log.local.retention.bytes", minimum=-2),
     ConfigDef("local.retention.ms", T.LONG, "-2", "log.local.retention.ms", minimum=-2),
     ConfigDef(
         "max.compaction.lag.ms", T.LONG, LONG_MAX, "log.cleaner.max.compaction.lag.ms", minimum=1
+    ),
+    ConfigDef(
+        "max.decompressed.message.bytes",
+        T.INT,
+        str(INT_MAX - 8),
+        "max.decompressed.message.bytes",
+        minimum=1,
+        maximum=INT_MAX - 8,
     ),
     ConfigDef("max.message.bytes", T.INT, "1048588", "message.max.bytes", minimum=0),
     ConfigDef(
@@ -152,12 +201,21 @@ TOPIC_CONFIGS: dict[str, ConfigDef] = _defs(
         ("CreateTime", "LogAppendTime"),
     ),
     ConfigDef(
-        "min.cleanable.dirty.ratio", T.DOUBLE, "0.5", "log.cleaner.min.cleanable.ratio", minimum=0
+        "min.cleanable.dirty.ratio",
+        T.DOUBLE,
+        "0.5",
+        "log.cleaner.min.cleanable.ratio",
+        minimum=0,
+        maximum=1,
     ),
     ConfigDef("min.compaction.lag.ms", T.LONG, "0", "log.cleaner.min.compaction.lag.ms", minimum=0),
     ConfigDef("min.insync.replicas", T.INT, "1", "min.insync.replicas", minimum=1),
     ConfigDef("preallocate", T.BOOLEAN, "false", "log.preallocate"),
-    ConfigDef("remote.storage.enable", T.BOOLEAN, "false", None),
+    ConfigDef("remote.copy.lag.bytes", T.LONG, "-1", "log.remote.copy.lag.bytes", minimum=-1),
+    ConfigDef("remote.copy.lag.ms", T.LONG, "0", "log.remote.copy.lag.ms", minimum=-1),
+    ConfigDef("remote.log.copy.disable", T.BOOLEAN, "false"),
+    ConfigDef("remote.log.delete.on.disable", T.BOOLEAN, "false"),
+    ConfigDef("remote.storage.enable", T.BOOLEAN, "false", refused_true=NO_TIERED_STORAGE),
     ConfigDef("retention.bytes", T.LONG, "-1", "log.retention.bytes"),
     ConfigDef("retention.ms", T.LONG, "604800000", "log.retention.ms", minimum=-1),
     ConfigDef("segment.bytes", T.INT, "1073741824", "log.segment.bytes", minimum=14),
@@ -186,7 +244,10 @@ BROKER_CONFIGS: dict[str, ConfigDef] = _defs(
         read_only=True,
         bundled_note="Kafka's default is 2000; shortened with the session timeout",
     ),
+    ConfigDef("compression.gzip.level", T.INT, "-1", minimum=1, maximum=9, also="-1"),
+    ConfigDef("compression.lz4.level", T.INT, "9", minimum=1, maximum=17),
     ConfigDef("compression.type", T.STRING, "producer", valid=COMPRESSION),
+    ConfigDef("compression.zstd.level", T.INT, "3", minimum=-131072, maximum=22),
     ConfigDef(
         "default.replication.factor",
         T.INT,
@@ -218,6 +279,7 @@ BROKER_CONFIGS: dict[str, ConfigDef] = _defs(
     ConfigDef("log.cleanup.policy", T.LIST, "delete", valid=("compact", "delete")),
     ConfigDef("log.flush.interval.messages", T.LONG, LONG_MAX),
     ConfigDef("log.flush.interval.ms", T.LONG, None),
+    ConfigDef("log.flush.scheduler.interval.ms", T.LONG, LONG_MAX, read_only=True),
     ConfigDef("log.index.interval.bytes", T.INT, "4096"),
     ConfigDef("log.index.size.max.bytes", T.INT, "10485760"),
     ConfigDef("log.local.retention.bytes", T.LONG, "-2"),
@@ -228,13 +290,21 @@ BROKER_CONFIGS: dict[str, ConfigDef] = _defs(
         "log.message.timestamp.type", T.STRING, "CreateTime", valid=("CreateTime", "LogAppendTime")
     ),
     ConfigDef("log.preallocate", T.BOOLEAN, "false"),
+    ConfigDef("log.remote.copy.lag.bytes", T.LONG, "-1", minimum=-1),
+    ConfigDef("log.remote.copy.lag.ms", T.LONG, "0", minimum=-1),
     ConfigDef("log.retention.bytes", T.LONG, "-1"),
-    ConfigDef("log.retention.ms", T.LONG, None),
     ConfigDef("log.retention.hours", T.INT, "168", read_only=True),
+    ConfigDef("log.retention.minutes", T.INT, None, read_only=True),
+    ConfigDef("log.retention.ms", T.LONG, None),
+    ConfigDef("log.roll.hours", T.INT, "168", read_only=True, minimum=1),
+    ConfigDef("log.roll.jitter.hours", T.INT, "0", read_only=True, minimum=0),
     ConfigDef("log.roll.jitter.ms", T.LONG, None),
     ConfigDef("log.roll.ms", T.LONG, None),
     ConfigDef("log.segment.bytes", T.INT, "1073741824"),
     ConfigDef("log.segment.delete.delay.ms", T.LONG, "60000"),
+    ConfigDef(
+        "max.decompressed.message.bytes", T.INT, str(INT_MAX - 8), minimum=1, maximum=INT_MAX - 8
+    ),
     ConfigDef("message.max.bytes", T.INT, "1048588"),
     ConfigDef("min.insync.replicas", T.INT, "1"),
     ConfigDef("num.partitions", T.INT, "1", read_only=True),
@@ -260,57 +330,117 @@ BROKER_CONFIGS: dict[str, ConfigDef] = _defs(
     ConfigDef("unclean.leader.election.enable", T.BOOLEAN, "false"),
 )
 
-# Broker-side values derived from their siblings when unset, as Kafka does.
-_DERIVED = {
-    "log.retention.ms": ("log.retention.hours", 3_600_000),
-    "log.roll.ms": ("log.roll.hours", 3_600_000),
+#: Broker configs that are one setting under several names (Kafka's broker config synonyms):
+#: the first one set wins, converted to the first one's unit (log.retention.hours=100 means
+#: log.retention.ms=360000000). Kafka describes the derived config as unset (value null).
+BROKER_SYNONYMS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(
+        retention := ("log.retention.ms", "log.retention.minutes", "log.retention.hours"),
+        retention,
+    ),
+    **dict.fromkeys(roll := ("log.roll.ms", "log.roll.hours"), roll),
+    **dict.fromkeys(jitter := ("log.roll.jitter.ms", "log.roll.jitter.hours"), jitter),
+    # Only one way round: log.flush.scheduler.interval.ms is log.flush.interval.ms's default.
+    "log.flush.interval.ms": ("log.flush.interval.ms", "log.flush.scheduler.interval.ms"),
 }
-_STATIC_FALLBACK = {
-    "log.roll.hours": "168",
-    "log.roll.jitter.ms": "0",
-    "log.flush.interval.ms": None,
+_MS_PER_UNIT = {
+    "log.retention.minutes": 60_000,
+    "log.retention.hours": 3_600_000,
+    "log.roll.hours": 3_600_000,
+    "log.roll.jitter.hours": 3_600_000,
 }
 
+#: One level of configs, most specific first: where its values came from, and the values.
+Layer = tuple[ConfigSource, Mapping[str, str]]
 
-def broker_default(name: str, static: dict[str, str]) -> str | None:
-    """The value of broker config `name` from the static configs, then Kafka's default."""
-    if name in static:
-        return static[name]
-    if name in _DERIVED:
-        base, factor = _DERIVED[name]
-        base_value = static.get(
-            base, BROKER_CONFIGS.get(base).default if base in BROKER_CONFIGS else "168"
-        )
-        return str(int(base_value) * factor)
-    if name in _STATIC_FALLBACK:
-        return _STATIC_FALLBACK[name]
-    definition = BROKER_CONFIGS.get(name)
-    return definition.default if definition else None
+
+def broker_synonyms(name: str) -> tuple[str, ...]:
+    """The broker configs that set `name`, highest precedence first (`name` when alone)."""
+    return BROKER_SYNONYMS.get(name, (name,))
+
+
+def _derivation(name: str) -> tuple[str, ...]:
+    """The configs `name`'s value is derived from, in order: itself, then its lower synonyms."""
+    chain = broker_synonyms(name)
+    return chain if chain[0] == name else (name,)
+
+
+def _converted(synonym: str, value: str, name: str) -> str:
+    """`value` of config `synonym`, in the unit of config `name` (hours to ms, say)."""
+    factor = _MS_PER_UNIT.get(synonym) if synonym != name else None
+    return value if factor is None else str(int(value) * factor)
+
+
+def broker_default(name: str, static: Mapping[str, str]) -> str | None:
+    """The value of broker config `name` the broker works with, from the static configs then
+    Kafka's defaults, derived from its synonyms when unset (log.retention.ms from
+    log.retention.hours), as Kafka's broker derives it."""
+    for synonym in _derivation(name):
+        if synonym in static:
+            return _converted(synonym, static[synonym], name)
+        definition = BROKER_CONFIGS.get(synonym)
+        if definition is not None and definition.default is not None:
+            return _converted(synonym, definition.default, name)
+    return None
+
+
+def broker_props(
+    static: Mapping[str, str], cluster: Mapping[str, str], node: Mapping[str, str]
+) -> dict[str, str]:
+    """A broker's configs as set, the dynamic ones over the static ones. As in Kafka, a config
+    set dynamically removes its synonyms set at a lower level (a dynamic log.retention.ms hides
+    a static log.retention.hours, which then reads as its default)."""
+    props = dict(static)
+    for level in (cluster, node):
+        for name, value in level.items():
+            for synonym in broker_synonyms(name):
+                props.pop(synonym, None)
+            props[name] = value
+    return props
+
+
+def config_synonyms(name: str, layers: Iterable[Layer]) -> list[dict]:
+    """DescribeConfigs' synonyms of broker config `name`: every level setting it or one of its
+    synonyms, most specific first, starting at the first that sets `name` itself (Kafka lists
+    none for log.retention.ms when only log.retention.hours is set)."""
+    names = broker_synonyms(name)
+    found = [
+        {"name": synonym, "value": values[synonym], "source": int(source)}
+        for source, values in layers
+        for synonym in names
+        if synonym in values
+    ]
+    while found and found[0]["name"] != name:
+        found.pop(0)
+    return found
+
+
+def resolve_topic_config(
+    name: str, topic: Mapping[str, str], layers: Sequence[Layer]
+) -> tuple[str | None, ConfigSource]:
+    """A topic config's effective value and where it came from: the topic's override, else the
+    most specific level setting one of its broker synonyms (converted to the topic config's
+    unit), else the topic config's default."""
+    if name in topic:
+        return topic[name], ConfigSource.DYNAMIC_TOPIC_CONFIG
+    definition = TOPIC_CONFIGS[name]
+    chain = _derivation(definition.synonym) if definition.synonym else ()
+    for source, values in layers:
+        for synonym in chain:
+            if synonym in values:
+                return _converted(synonym, values[synonym], chain[0]), source
+    return definition.default, ConfigSource.DEFAULT_CONFIG
 
 
 def effective_topic_config(
-    name: str, topic: dict[str, str], broker: dict[str, str]
+    name: str, topic: Mapping[str, str], broker: Mapping[str, str]
 ) -> tuple[str | None, str]:
     """A topic config's value and its source name: topic override, broker config, or default."""
-    if name in topic:
-        return topic[name], "DYNAMIC_TOPIC_CONFIG"
-    definition = TOPIC_CONFIGS[name]
-    if definition.synonym and definition.synonym in broker:
-        return broker[definition.synonym], "STATIC_BROKER_CONFIG"
-    if definition.synonym:
-        value = synonym_default(definition.synonym, broker)
-        if value is not None:
-            return value, "DEFAULT_CONFIG"
-    return definition.default, "DEFAULT_CONFIG"
+    value, source = resolve_topic_config(name, topic, [(ConfigSource.STATIC_BROKER_CONFIG, broker)])
+    return value, source.name
 
 
-def synonym_default(synonym: str, broker: dict[str, str]) -> str | None:
-    """The default of a broker config that is not set itself, derived from the configs that
-    are (log.retention.ms from log.retention.hours, as Kafka derives it)."""
-    return broker_default(synonym, {k: v for k, v in broker.items() if k != synonym})
-
-
-def validate_topic_configs(configs: dict[str, str | None]) -> str | None:
+def validate_topic_configs(configs: Mapping[str, str | None]) -> str | None:
     """Why a set of topic configs is invalid (unknown name or bad value), or None."""
     for name, value in configs.items():
         definition = TOPIC_CONFIGS.get(name)

@@ -10,22 +10,28 @@ Version notes: v5+ returns partition count, replication factor and configs; v7 t
 from __future__ import annotations
 
 from ...protocol.errors import ErrorCode
-from ..configs import TOPIC_CONFIGS, ConfigSource, effective_topic_config, validate_topic_configs
+from ..configs import TOPIC_CONFIGS, ConfigSource, resolve_topic_config, validate_topic_configs
 from ..controller_client import ControllerError
 from . import api
 
 
 def described_configs(broker, name: str, overrides: dict[str, str]) -> list[dict]:
-    values = broker.broker_config_values()
+    # Kafka's controller answers with the source of each value: the topic's override, the
+    # cluster-wide dynamic or static broker config it came from (retention.ms from a static
+    # log.retention.hours is STATIC_BROKER_CONFIG here, unlike in DescribeConfigs), or default.
+    layers = [
+        (ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG, broker.image.configs.get(("broker", ""), {})),
+        (ConfigSource.STATIC_BROKER_CONFIG, broker.static_configs),
+    ]
     out = []
     for key in sorted(TOPIC_CONFIGS):
-        value, source = effective_topic_config(key, overrides, values)
+        value, source = resolve_topic_config(key, overrides, layers)
         out.append(
             {
                 "name": key,
                 "value": value,
                 "read_only": False,
-                "config_source": int(ConfigSource[source]),
+                "config_source": int(source),
                 "is_sensitive": False,
             }
         )

@@ -1,23 +1,36 @@
 """DescribeConfigs (key 32): v1-4.
 
-Behavior: a topic's configs with their effective values and sources (topic override, static
-broker config, default), or this broker's configs ("" would be the cluster default; another
-broker's id is refused as Kafka does: ask that broker). Synonyms (v1+) list every level that sets
-a value, most specific first; v3+ adds each config's type.
+Behavior: a topic's configs with their effective values and sources (topic override, dynamic or
+static broker config, default), this broker's configs, or the cluster-wide dynamic broker
+configs (resource name ""); another broker's id is refused as Kafka does: ask that broker.
+Synonyms (v1+) list every level that sets the config or one of its broker synonyms, most
+specific first, from the first level that sets the config's own name on, as Kafka lists them:
+retention.ms has none while only log.retention.hours is set, and log.retention.ms is described
+as unset (null) although the broker derives its retention from log.retention.hours. No keys
+(null or empty) means every config. v3+ adds each config's type.
 Version notes: documentation (v3+) is left null.
 """
 
 from __future__ import annotations
 
 from ...protocol.errors import ErrorCode
-from ..configs import BROKER_CONFIGS, TOPIC_CONFIGS, ConfigSource, broker_default, synonym_default
+from ..configs import (
+    BROKER_CONFIGS,
+    TOPIC_CONFIGS,
+    ConfigSource,
+    Layer,
+    broker_props,
+    config_synonyms,
+    resolve_topic_config,
+)
 from ..topics import topic_name_error
 from . import api
 
 TOPIC, BROKER, BROKER_LOGGER = 2, 4, 8
 
 
-def _entry(name, value, source, definition, synonyms, include_synonyms) -> dict:
+def _entry(name, value, synonyms, definition, include_synonyms) -> dict:
+    source = synonyms[0]["source"] if synonyms else ConfigSource.DEFAULT_CONFIG
     return {
         "name": name,
         "value": value,
@@ -30,85 +43,68 @@ def _entry(name, value, source, definition, synonyms, include_synonyms) -> dict:
     }
 
 
+def broker_layers(broker) -> list[Layer]:
+    """This broker's levels of broker configs, most specific first, down to the defaults."""
+    defaults = {n: d.default for n, d in BROKER_CONFIGS.items() if d.default is not None}
+    # The bundled default follows the live brokers (docs/differences.md), as broker.config().
+    live = len(broker.live_broker_ids())
+    defaults["default.replication.factor"] = str(min(3, max(1, live)))
+    return [
+        (
+            ConfigSource.DYNAMIC_BROKER_CONFIG,
+            broker.image.configs.get(("broker", str(broker.node_id)), {}),
+        ),
+        (ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG, broker.image.configs.get(("broker", ""), {})),
+        (ConfigSource.STATIC_BROKER_CONFIG, broker.static_configs),
+        (ConfigSource.DEFAULT_CONFIG, defaults),
+    ]
+
+
 def topic_configs(broker, topic: str, keys, include_synonyms: bool) -> list[dict]:
     overrides = broker.image.configs.get(("topic", topic), {})
-    broker_dynamic = broker.image.configs.get(("broker", ""), {})
-    static = broker.static_configs
+    layers = broker_layers(broker)
     out = []
     for name in sorted(TOPIC_CONFIGS):
         if keys is not None and name not in keys:
             continue
         definition = TOPIC_CONFIGS[name]
-        synonyms = []
+        synonyms = config_synonyms(definition.synonym, layers) if definition.synonym else []
         if name in overrides:
-            synonyms.append(
-                {
-                    "name": name,
-                    "value": overrides[name],
-                    "source": int(ConfigSource.DYNAMIC_TOPIC_CONFIG),
-                }
-            )
-        syn = definition.synonym
-        if syn and syn in broker_dynamic:
-            synonyms.append(
-                {
-                    "name": syn,
-                    "value": broker_dynamic[syn],
-                    "source": int(ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG),
-                }
-            )
-        if syn and syn in static:
-            synonyms.append(
-                {
-                    "name": syn,
-                    "value": static[syn],
-                    "source": int(ConfigSource.STATIC_BROKER_CONFIG),
-                }
-            )
-        default = synonym_default(syn, static) if syn else definition.default
-        if default is not None:
-            synonyms.append(
-                {"name": syn or name, "value": default, "source": int(ConfigSource.DEFAULT_CONFIG)}
-            )
-        if synonyms:
-            value, source = synonyms[0]["value"], ConfigSource(synonyms[0]["source"])
-        else:
-            value, source = definition.default, ConfigSource.DEFAULT_CONFIG
-        out.append(_entry(name, value, source, definition, synonyms, include_synonyms))
+            override = {"name": name, "value": overrides[name]}
+            synonyms.insert(0, override | {"source": int(ConfigSource.DYNAMIC_TOPIC_CONFIG)})
+        value, _ = resolve_topic_config(name, overrides, layers)
+        out.append(_entry(name, value, synonyms, definition, include_synonyms))
     return out
 
 
 def broker_configs(broker, keys, include_synonyms: bool) -> list[dict]:
-    per_broker = broker.image.configs.get(("broker", str(broker.node_id)), {})
-    cluster = broker.image.configs.get(("broker", ""), {})
+    layers = broker_layers(broker)
+    (_, node), (_, cluster), (_, static), (_, defaults) = layers
+    props = broker_props(static, cluster, node)
     out = []
     for name in sorted(BROKER_CONFIGS):
         if keys is not None and name not in keys:
             continue
-        definition = BROKER_CONFIGS[name]
-        synonyms = []
-        for source, values in (
-            (ConfigSource.DYNAMIC_BROKER_CONFIG, per_broker),
-            (ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG, cluster),
-            (ConfigSource.STATIC_BROKER_CONFIG, broker.static_configs),
-        ):
-            if name in values:
-                synonyms.append({"name": name, "value": values[name], "source": int(source)})
-        default = (
-            broker.config(name)
-            if name == "default.replication.factor"
-            else broker_default(name, {})
-        )
-        if default is not None:
-            synonyms.append(
-                {"name": name, "value": default, "source": int(ConfigSource.DEFAULT_CONFIG)}
-            )
-        value, source = (
-            (synonyms[0]["value"], ConfigSource(synonyms[0]["source"]))
-            if synonyms
-            else (None, ConfigSource.DEFAULT_CONFIG)
-        )
-        out.append(_entry(name, value, source, definition, synonyms, include_synonyms))
+        synonyms = config_synonyms(name, layers)
+        value = props.get(name, defaults.get(name))
+        out.append(_entry(name, value, synonyms, BROKER_CONFIGS[name], include_synonyms))
+    return out
+
+
+def cluster_broker_configs(broker, keys, include_synonyms: bool) -> list[dict]:
+    """The cluster-wide dynamic broker configs, with their cluster-wide synonyms only."""
+    layers = broker_layers(broker)
+    cluster = layers[1][1]
+    out = []
+    for name in sorted(cluster):
+        if name not in BROKER_CONFIGS or (keys is not None and name not in keys):
+            continue
+        synonyms = [
+            s
+            for s in config_synonyms(name, layers)
+            if s["source"] == ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG
+        ]
+        out.append(_entry(name, cluster[name], synonyms, BROKER_CONFIGS[name], include_synonyms))
     return out
 
 
@@ -118,7 +114,7 @@ async def handle(broker, request):
     include_synonyms = getattr(body, "include_synonyms", False)
     results = []
     for res in body.resources:
-        keys = set(res.configuration_keys) if res.configuration_keys is not None else None
+        keys = set(res.configuration_keys) if res.configuration_keys else None
         result = {
             "error_code": ErrorCode.none,
             "error_message": None,
@@ -142,6 +138,8 @@ async def handle(broker, request):
                     f"Unexpected broker id, expected {broker.node_id} or empty string, "
                     f"but received {res.resource_name}"
                 )
+            elif res.resource_name == "":
+                result["configs"] = cluster_broker_configs(broker, keys, include_synonyms)
             else:
                 result["configs"] = broker_configs(broker, keys, include_synonyms)
         elif res.resource_type == BROKER_LOGGER:
