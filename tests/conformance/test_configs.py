@@ -313,6 +313,8 @@ def test_cluster_wide_dynamic_configs(pair: tuple[Target, Target]) -> None:
         ("errors.deadletterqueue.group.enable", "true", NONE),
         ("remote.storage.enable", "true", INVALID_CONFIG),  # no tiered storage on either
         ("min.cleanable.dirty.ratio", "1.5", INVALID_CONFIG),
+        ("segment.bytes", "1048575", INVALID_CONFIG),  # Kafka 4 wants at least 1 MiB
+        ("segment.bytes", "1048576", NONE),
     ],
 )
 def test_topic_config_validation(target: Target, config: str, value: str, error: int) -> None:

@@ -218,7 +218,7 @@ TOPIC_CONFIGS: dict[str, ConfigDef] = _defs(
     ConfigDef("remote.storage.enable", T.BOOLEAN, "false", refused_true=NO_TIERED_STORAGE),
     ConfigDef("retention.bytes", T.LONG, "-1", "log.retention.bytes"),
     ConfigDef("retention.ms", T.LONG, "604800000", "log.retention.ms", minimum=-1),
-    ConfigDef("segment.bytes", T.INT, "1073741824", "log.segment.bytes", minimum=14),
+    ConfigDef("segment.bytes", T.INT, "1073741824", "log.segment.bytes", minimum=1 << 20),
     ConfigDef("segment.index.bytes", T.INT, "10485760", "log.index.size.max.bytes", minimum=4),
     ConfigDef("segment.jitter.ms", T.LONG, "0", "log.roll.jitter.ms", minimum=0),
     ConfigDef("segment.ms", T.LONG, "604800000", "log.roll.ms", minimum=1),
