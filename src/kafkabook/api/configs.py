@@ -204,9 +204,8 @@ class Configs:
         kind, name, what = _resource(entity_type, entity_name)
 
         async def call(admin: Admin) -> list[ConfigEntry]:
-            node = int(name) if kind == BROKER and name else None
-            if node is not None:
-                node = await admin.live_node(prefer=node)
+            # A broker answers DescribeConfigs only for itself: no other broker may stand in.
+            node = await admin.node(int(name)) if kind == BROKER and name else None
             [entries] = await describe_entries(admin, [(kind, name)], node)
             return entries
 
@@ -246,7 +245,7 @@ class Configs:
         async def call(admin: Admin) -> None:
             # A broker's own dynamic configs are changed on that broker; the rest anywhere.
             if kind == BROKER and name:
-                node = await admin.live_node(prefer=int(name))
+                node = await admin.node(int(name))
             else:
                 node = await admin.controller()
             response = await admin.send(

@@ -348,12 +348,11 @@ class Groups:
 
         async def call(admin: Admin) -> list[tuple[str, str, str]]:
             found: dict[str, tuple[str, str, str]] = {}
-            for broker in sorted(b.nodeId for b in admin.client.cluster.brokers()):
-                try:
-                    node = await admin.live_node(prefer=broker)
-                except KafkabookError:
-                    continue
-                if node != broker:
+            # Every live broker per a fresh Metadata: aiokafka's own list may lack one that
+            # was restarted a moment ago, and its groups would be missing.
+            live = sorted(b.node_id for b in (await admin.metadata([])).brokers)
+            for node in live:
+                if not await admin.connect(node):
                     continue
                 response = await admin.send(node, 16, max_version=4, states_filter=[])
                 check(response.error_code, f"ListGroups on broker {node}")

@@ -19,9 +19,11 @@ read Metadata.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import io
 import random
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,6 +175,27 @@ class KioRequest:
         return _PreparedRequest(build(load_request_schema(self.API_KEY, version), **self.fields))
 
 
+# How long a request keeps trying a broker that refuses connections. A broker that `broker
+# start` just brought back listens by the time that call returns, so this only has to cover a
+# busy machine; a killed broker still in the metadata costs no more than this.
+NODE_WAIT = 2.0
+# How long to wait for aiokafka to refresh its view of the brokers.
+METADATA_REFRESH_TIMEOUT = 5.0
+# Requests that change nothing: safe to send again when the connection dropped before the
+# answer came (Metadata, ListOffsets, OffsetFetch, FindCoordinator, DescribeGroups, ListGroups,
+# DescribeConfigs, DescribeLogDirs, DescribeQuorum, DescribeCluster).
+READ_ONLY_APIS = frozenset({3, 2, 9, 10, 15, 16, 32, 35, 55, 60})
+
+
+def not_answering(node_id: int, exc: BaseException | None = None) -> KafkabookError:
+    """The one-line error for a broker that does not take requests, with the way out."""
+    why = f" ({type(exc).__name__})" if exc is not None else ""
+    return KafkabookError(
+        f"broker {node_id} does not answer{why}: it is down or still starting; "
+        f"%kafka cluster status shows which brokers run, %kafka broker start {node_id} starts it"
+    )
+
+
 class Admin:
     """Send kio requests through one started ``aiokafka.AIOKafkaClient``.
 
@@ -183,34 +206,100 @@ class Admin:
     def __init__(self, client: Any) -> None:
         self.client = client
 
+    async def refresh(self) -> None:
+        """Have aiokafka fetch Metadata again (its list of brokers and their addresses)."""
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.client.force_metadata_update(), METADATA_REFRESH_TIMEOUT)
+
+    async def connect(self, node_id: int, wait: float = NODE_WAIT) -> bool:
+        """Whether ``node_id`` takes a connection within ``wait`` seconds (0: one try).
+
+        aiokafka connects only to brokers of its own metadata, which may be older than the
+        cluster: a client that refreshed while broker 2 was down does not know broker 2 after
+        ``broker start 2`` until it asks again. So an unknown node refreshes aiokafka's metadata
+        first, and one that refuses connections is tried again with backoff.
+
+        >>> await admin.connect(2)                                  # doctest: +SKIP
+        True
+        """
+        deadline = time.monotonic() + wait
+        delay = 0.05
+        while True:
+            if self.client.cluster.broker_metadata(node_id) is None:
+                await self.refresh()
+            try:
+                if await asyncio.wait_for(self.client.ready(node_id), 5.0):
+                    return True
+            except (TimeoutError, OSError):
+                pass
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            await asyncio.sleep(min(delay, remaining))
+            delay = min(delay * 2, 0.5)
+            # A node the refreshed metadata no longer lists is not a live broker: stop waiting.
+            if self.client.cluster.broker_metadata(node_id) is None:
+                await self.refresh()
+                if self.client.cluster.broker_metadata(node_id) is None:
+                    return False
+
+    async def node(self, node_id: int) -> int:
+        """``node_id`` once it takes connections (requests only that broker can answer).
+
+        >>> await admin.node(2)                                     # doctest: +SKIP
+        2
+        """
+        if await self.connect(node_id):
+            return node_id
+        raise not_answering(node_id)
+
     async def send(self, node_id: int, api_key: int, **fields: Any) -> Any:
         """Send one request to ``node_id`` and return the kio response body.
 
-        Connection problems become a one-line `KafkabookError`.
+        A broker that is not connected yet (restarted, or new to aiokafka's metadata) is
+        reconnected within `NODE_WAIT`; read-only requests whose connection dropped before
+        the answer are sent once more. What still fails is a one-line `KafkabookError`.
         """
+        from aiokafka.errors import KafkaConnectionError, NodeNotReadyError
         from aiokafka.errors import KafkaError as AioKafkaError
 
-        try:
-            return await self.client.send(node_id, KioRequest(api_key, **fields))
-        except AioKafkaError as exc:
-            raise KafkabookError(
-                f"broker {node_id} did not answer ({type(exc).__name__}: {exc}): is it "
-                "running? %kafka cluster status shows every broker",
-            ) from exc
+        resent = False
+        while True:
+            try:
+                return await self.client.send(node_id, KioRequest(api_key, **fields))
+            except NodeNotReadyError as exc:
+                # Nothing was sent: safe to try again for every request, once connected.
+                if not await self.connect(node_id):
+                    raise not_answering(node_id, exc) from exc
+            except KafkaConnectionError as exc:
+                if api_key not in READ_ONLY_APIS or resent:
+                    raise self._failed(node_id, exc) from exc
+                resent = True
+                if not await self.connect(node_id):
+                    raise not_answering(node_id, exc) from exc
+            except AioKafkaError as exc:
+                raise self._failed(node_id, exc) from exc
+
+    @staticmethod
+    def _failed(node_id: int, exc: Exception) -> KafkabookError:
+        return KafkabookError(
+            f"broker {node_id} did not answer ({type(exc).__name__}: {exc}): is it "
+            "running? %kafka cluster status shows every broker",
+        )
 
     async def live_node(self, prefer: int | None = None) -> int:
         """A broker that accepts a connection now; ``prefer`` first when given."""
-        nodes = [b.nodeId for b in self.client.cluster.brokers()]
-        random.shuffle(nodes)
-        if prefer is not None:
-            nodes = [prefer] + [n for n in nodes if n != prefer]
-        for node in nodes:
-            try:
-                if await asyncio.wait_for(self.client.ready(node), 5.0):
+        for attempt in range(2):
+            nodes = [b.nodeId for b in self.client.cluster.brokers()]
+            random.shuffle(nodes)
+            if prefer is not None:
+                nodes = [prefer] + [n for n in nodes if n != prefer]
+            for node in nodes:
+                if await self.connect(node, wait=0):
                     return node
-            except (TimeoutError, OSError):
-                continue
-        self.client.force_metadata_update()
+            if attempt == 0:
+                # aiokafka's list of brokers may be stale (all of them restarted, or moved).
+                await self.refresh()
         raise KafkabookError(
             "no broker of the cluster answers: %kafka cluster status shows which are running, "
             "%kafka cluster up starts them",
@@ -233,9 +322,15 @@ class Admin:
         )
 
     async def controller(self) -> int:
-        """The node id that admin writes go to (clients cannot reach a KRaft quorum directly)."""
+        """The node id that admin writes go to (clients cannot reach a KRaft quorum directly).
+
+        Metadata names a live broker as controller; if it does not take a connection now (it
+        was just killed and the cluster has not noticed yet), any broker that does forwards
+        the write.
+        """
         response = await self.metadata([])
         live = {b.node_id for b in response.brokers}
-        if response.controller_id in live:
-            return int(response.controller_id)
+        controller = int(response.controller_id)
+        if controller in live and await self.connect(controller, wait=0):
+            return controller
         return await self.live_node()
