@@ -222,49 +222,188 @@ def produce(
     async def call() -> list[Any]:
         from aiokafka.errors import KafkaError as AioKafkaError
 
+        # A cluster that is down would only show as a timeout after `timeout` seconds of the
+        # producer's retries; a connection to any broker (usually open already) says it now.
+        await (await session.admin()).live_node()
         producer = await session.producer(settings)
+        futures = []
+        failure: Exception | None = None
         try:
-            futures = [
-                await producer.send(
-                    topic,
-                    r.value,
-                    key=r.key,
-                    headers=list(r.headers) or None,
-                    partition=r.partition,
+            for r in records:
+                futures.append(
+                    await producer.send(
+                        topic,
+                        r.value,
+                        key=r.key,
+                        headers=list(r.headers) or None,
+                        partition=r.partition,
+                    )
                 )
-                for r in records
-            ]
-            return list(await asyncio.gather(*futures))
         except AioKafkaError as exc:
-            raise _produce_error(topic, exc) from exc
+            failure = exc
         except (TypeError, AssertionError, ValueError) as exc:
-            raise KafkabookError(f"cannot send to {topic}: {exc}") from exc
+            failure = KafkabookError(f"cannot send to {topic}: {exc}")
+        # Wait for every record already queued, also when another failed: the error then
+        # says what was written, and nothing is still being retried behind it.
+        outcomes = await asyncio.gather(*futures, return_exceptions=True)
+        errors = [o for o in outcomes if isinstance(o, BaseException)]
+        if failure is None and not errors:
+            return outcomes
+        await session.discard_producer(settings)
+        if isinstance(failure, KafkabookError):
+            raise failure
+        cause = failure or errors[0]
+        written = len(outcomes) - len(errors)
+        raise await _produce_error(session, topic, cause, written, len(records)) from cause
 
     try:
         metadata = session.run(call(), timeout)
     except KafkabookError as exc:
-        if "no answer within" in str(exc):
-            raise KafkabookError(
-                f"records to {topic} were not acknowledged within {timeout:g} s: does the topic "
-                "exist (%kafka topics --list)? are its leaders up (%kafka topics --describe)?"
-            ) from exc
-        raise
+        if "no answer within" not in str(exc):
+            raise
+        # The producer kept retrying something retriable (a partition without a leader, a
+        # broker that does not answer). Stop it, so that nothing is written after this error,
+        # and ask the cluster what it was.
+        session.run(session.discard_producer(settings), 15.0)
+        try:
+            why = session.run(_why_unacknowledged(session, topic), 10.0)
+        except KafkabookError as again:
+            why = str(again)
+        raise KafkabookError(
+            f"records to {topic} were not acknowledged within {timeout:g} s: {why}"
+        ) from exc
     return ProduceResult(topic, records, metadata)
 
 
-def _produce_error(topic: str, exc: Exception) -> KafkabookError:
+async def _why_unacknowledged(session: Any, topic: str) -> str:
+    """What keeps a topic's records from being acknowledged, per Metadata."""
+    from kafkabook.api.topics import _topic_infos, no_such_topic
+
+    admin = await session.admin()
+    metadata = await admin.metadata([topic])
+    info = _topic_infos(metadata).get(topic)
+    if info is None:
+        return str(no_such_topic(topic))
+    live = {b.node_id for b in metadata.brokers}
+    leaderless = [p for p in info.partitions if p.leader < 0 or p.leader not in live]
+    if leaderless:
+        p = leaderless[0]
+        down = [r for r in p.replicas if r not in live]
+        way = (
+            f"start broker {down[0]} with %kafka broker start {down[0]}"
+            if down
+            else f"%kafka topics --describe --topic {topic} shows the leaders"
+        )
+        return f"partition {p.partition} has no leader (replicas {_ids(p.replicas)}): {way}"
+    return (
+        f"every partition has a leader now, so sending again may work "
+        f"(%kafka topics --describe --topic {topic} shows the leaders and ISR)"
+    )
+
+
+def _ids(ids: Sequence[int]) -> str:
+    return ",".join(map(str, ids))
+
+
+async def _produce_error(
+    session: Any, topic: str, exc: BaseException, written: int, total: int
+) -> KafkabookError:
     from aiokafka.errors import KafkaTimeoutError, UnknownTopicOrPartitionError
 
-    if isinstance(exc, (UnknownTopicOrPartitionError, KafkaTimeoutError)):
-        return KafkabookError(
+    from kafkabook.api.sender import REFUSALS
+
+    if isinstance(exc, REFUSALS):
+        message = await _not_enough_replicas(session, topic, exc)
+    elif isinstance(exc, (UnknownTopicOrPartitionError, KafkaTimeoutError)):
+        message = (
             f"cannot send to topic '{topic}' ({type(exc).__name__}): does it exist? "
             f"%kafka topics --create --topic {topic} creates it"
         )
-    code = getattr(exc, "errno", None)
-    name = error_name(code) if isinstance(code, int) else type(exc).__name__
-    if name == "NOT_ENOUGH_REPLICAS" or name == "NOT_ENOUGH_REPLICAS_AFTER_APPEND":
-        return KafkabookError(
-            f"cannot send to {topic}: {name}: fewer in-sync replicas than min.insync.replicas; "
-            "start the stopped brokers (%kafka cluster status) or send with --acks 1"
+    else:
+        code = getattr(exc, "errno", None)
+        name = error_name(code) if isinstance(code, int) else type(exc).__name__
+        message = f"cannot send to {topic}: {name} ({exc})"
+    if written:
+        message += f" ({written} of {total} records were written, to other partitions)"
+    return KafkabookError(message)
+
+
+def _brokers(ids: Sequence[int]) -> str:
+    return f"broker{'s' if len(ids) > 1 else ''} " + " and ".join(map(str, ids))
+
+
+async def _not_enough_replicas(session: Any, topic: str, exc: BaseException) -> str:
+    """Why acks=all cannot be met, from the cluster itself: the partition's ISR (Metadata) and
+    the topic's min.insync.replicas (DescribeConfigs), and which brokers would fix it."""
+    from kafkabook.api.configs import TOPIC, describe_entries
+    from kafkabook.api.topics import _topic_infos
+
+    name = error_name(getattr(exc, "errno", 19))
+    partition = getattr(exc, "partition", None)
+    after_append = (
+        " (the leader wrote the records before the ISR shrank: sending again may duplicate them)"
+        if name == "NOT_ENOUGH_REPLICAS_AFTER_APPEND"
+        else ""
+    )
+    where = f"topic '{topic}'" + (f" partition {partition}" if partition is not None else "")
+    fallback = (
+        f"{name}: {where} has fewer in-sync replicas than min.insync.replicas, so acks=all "
+        f"cannot be met{after_append}: %kafka topics --describe --topic {topic} shows the ISR; "
+        "start the brokers that are missing from it, or use --acks 1"
+    )
+    try:
+        admin = await session.admin()
+        metadata = await admin.metadata([topic])
+        [entries] = await describe_entries(admin, [(TOPIC, topic)])
+        min_isr = int(next(e.value for e in entries if e.name == "min.insync.replicas"))
+    except (KafkabookError, StopIteration, TypeError, ValueError):
+        return fallback
+    info = _topic_infos(metadata).get(topic)
+    parts = {p.partition: p for p in info.partitions} if info else {}
+    if partition not in parts:
+        short = [p for p in parts.values() if len(p.isr) < min_isr]
+        if not short:
+            return fallback
+        partition = short[0].partition
+        where = f"topic '{topic}' partition {partition}"
+    p = parts[partition]
+    have = len(p.isr)
+    replicas = "replica" if have == 1 else "replicas"
+    if have >= min_isr:
+        return (
+            f"{name}: {where} had fewer in-sync replicas than min.insync.replicas={min_isr} "
+            f"when it was sent{after_append}; it has {have} now, so sending again should work"
         )
-    return KafkabookError(f"cannot send to {topic}: {name} ({exc})")
+    if len(p.replicas) < min_isr:
+        factor = len(p.replicas)
+        return (
+            f"{name}: {where} has {factor} {'replica' if factor == 1 else 'replicas'} "
+            f"but min.insync.replicas={min_isr}, so acks=all can never be met: lower it with "
+            f"%kafka configs --alter --entity-type topics --entity-name {topic} "
+            f"--add-config min.insync.replicas={factor}, or use --acks 1"
+        )
+    live = {b.node_id for b in metadata.brokers}
+    missing = [r for r in p.replicas if r not in p.isr]
+    down = [r for r in missing if r not in live]
+    lagging = [r for r in missing if r in live]
+    # The brokers that close the gap: stopped ones first, as only starting them helps.
+    needed = (down + lagging)[: min_isr - have]
+    ways = []
+    start = [r for r in needed if r in down]
+    catch_up = [r for r in needed if r in lagging]
+    if start:
+        ways.append(
+            f"start {_brokers(start)} with "
+            + " and ".join(f"%kafka broker start {r}" for r in start)
+        )
+    if catch_up:
+        ways.append(
+            f"wait for {_brokers(catch_up)} to catch up "
+            f"(%kafka topics --describe --topic {topic} shows the ISR)"
+        )
+    return (
+        f"{name}: {where} has {have} in-sync {replicas} but min.insync.replicas={min_isr} "
+        f"needs {min_isr}, so acks=all cannot be met{after_append}: "
+        + " and ".join(ways)
+        + ", or use --acks 1"
+    )

@@ -226,6 +226,9 @@ class Session:
             producer = AIOKafkaProducer(**kwargs)
         except (TypeError, ValueError) as exc:
             raise KafkabookError(f"bad producer settings: {exc}") from exc
+        from kafkabook.api.sender import bound_not_enough_replicas
+
+        bound_not_enough_replicas(producer)
         try:
             await producer.start()
         except AioKafkaError as exc:
@@ -238,12 +241,32 @@ class Session:
         self._producers[key] = producer
         return producer
 
+    async def discard_producer(self, settings: Mapping[str, Any]) -> None:
+        """Drop the producer with ``settings`` and what it still retries; the next call makes
+        a fresh one.
+
+        After a failed or timed-out call nothing it sent may be written later behind the
+        error. And after a failed batch an idempotent producer's sequence numbers run ahead of
+        the log, so the partition would refuse its next batch (OUT_OF_ORDER_SEQUENCE_NUMBER);
+        a new producer gets a new producer id.
+        """
+        from kafkabook.api.sender import abandon
+
+        producer = self._producers.pop(tuple(sorted(settings.items())), None)
+        if producer is not None:
+            await abandon(producer)
+
     async def _close_clients(self) -> None:
         producers, self._producers = list(self._producers.values()), {}
         client, self._client = self._client, None
         for producer in producers:
-            with contextlib.suppress(Exception):
+            try:
                 await asyncio.wait_for(producer.stop(), 5.0)
+            except Exception:
+                # Batches for partitions without a leader keep stop() waiting: drop them.
+                from kafkabook.api.sender import abandon
+
+                await abandon(producer)
         if client is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(client.close(), 5.0)
