@@ -97,6 +97,26 @@ def test_topics_errors_are_one_line(ip, kb_cluster, unique):
         assert len(error._render_traceback_()) == 1
 
 
+def test_topics_if_exists_and_if_not_exists(ip, kb_cluster, unique):
+    name = unique("maybe")
+    missing = f"Topic {name} does not exist."
+    assert repr(kafka(ip, f"topics --delete --topic {name} --if-exists")) == missing
+    assert repr(kafka(ip, f"topics --alter --topic {name} --partitions 2 --if-exists")) == missing
+    assert repr(kafka(ip, f"topics --describe --topic {name} --if-exists")) == "(no topics)"
+    created = kafka(ip, f"topics --create --topic {name} --partitions 1 --if-not-exists")
+    assert repr(created) == f"Created topic {name}." and created.details["created"]
+    again = kafka(ip, f"topics --create --topic {name} --partitions 1 --if-not-exists")
+    assert repr(again) == f"Topic {name} already exists." and not again.details["created"]
+    assert kafka(ip, f"topics --describe --topic {name} --if-exists")[name].name == name
+    assert repr(kafka(ip, f"topics --alter --topic {name} --partitions 2 --if-exists")) == (
+        f"Topic {name} now has 2 partitions."
+    )
+    deleted = kafka(ip, f"topics --delete --topic {name} --if-exists")
+    assert repr(deleted) == f"Deleted topic {name}." and deleted.details["deleted"]
+    with pytest.raises(KafkabookError, match=f"topic '{name}' does not exist"):
+        kafka(ip, f"topics --delete --topic {name}")
+
+
 def test_produce_then_consume_with_keys_and_properties(ip, kb_cluster, unique):
     topic = unique("kv")
     kafka(ip, f"topics --create --topic {topic} --partitions 1")

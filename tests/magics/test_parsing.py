@@ -92,6 +92,13 @@ def test_help_is_returned_not_printed(capsys):
             "is not KEY=VALUE",
         ),
         (cluster.cluster, "status --brokers 3", "--brokers goes with `cluster up`"),
+        (
+            topics.run,
+            "--create --topic t --if-exists",
+            "--if-exists goes with --alter, --delete or --describe, not --create",
+        ),
+        (topics.run, "--list --if-exists", "--if-exists goes with .* not --list"),
+        (topics.run, "--delete --topic t --if-not-exists", "--if-not-exists goes with --create"),
     ],
 )
 def test_flag_combinations_are_checked_before_any_request(fn, line, message):
@@ -109,3 +116,10 @@ def test_unexpected_errors_become_one_line_unless_debug():
         run_magic(boom, "x")
     with pytest.raises(ZeroDivisionError):
         run_magic(boom, "x --debug")
+
+
+def test_if_exists_and_if_not_exists_parse():
+    args = topics.parser().parse_args(["--delete", "--topic", "t", "--if-exists"])
+    assert (args.delete, args.topic, args.if_exists, args.if_not_exists) == (True, "t", True, False)
+    args = topics.parser().parse_args(["--create", "--topic", "t", "--if-not-exists"])
+    assert (args.create, args.if_not_exists, args.if_exists) == (True, True, False)

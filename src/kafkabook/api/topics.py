@@ -374,8 +374,12 @@ class Topics:
         return run_api(call)
 
     @one_line
-    def describe(self, name: str | Sequence[str] | None = None) -> TopicDescription:
+    def describe(
+        self, name: str | Sequence[str] | None = None, *, if_exists: bool = False
+    ) -> TopicDescription:
         """Partitions (leader, replicas, ISR) and non-default configs of one, some or all topics.
+
+        ``if_exists=True`` leaves out topics that do not exist instead of failing.
 
         >>> kb.topics.describe("orders")["orders"].partitions[0].leader     # doctest: +SKIP
         1
@@ -387,10 +391,14 @@ class Topics:
             for t in response.topics:
                 kind = error_name(t.error_code)
                 if kind == "UNKNOWN_TOPIC_OR_PARTITION":
+                    if if_exists:
+                        continue
                     raise no_such_topic(t.name)
                 check(t.error_code, f"topic {t.name}")
             infos = _topic_infos(response)
             names = wanted if wanted is not None else sorted(infos)
+            if if_exists:
+                names = [n for n in names if n in infos]
             for n in names:
                 if n not in infos:
                     raise no_such_topic(n)
@@ -413,14 +421,19 @@ class Topics:
         return TopicDescription(run_api(call))
 
     @one_line
-    def delete(self, name: str) -> Message:
+    def delete(self, name: str, *, if_exists: bool = False) -> Message:
         """Delete a topic and its data; returns once the brokers no longer list it.
+
+        ``if_exists=True`` makes a missing topic a no-op instead of an error (kafka-topics'
+        ``--if-exists``), so a notebook can start with a clean slate.
 
         >>> kb.topics.delete("orders")        # doctest: +SKIP
         Deleted topic orders.
+        >>> kb.topics.delete("orders", if_exists=True)        # doctest: +SKIP
+        Topic orders does not exist.
         """
 
-        async def call(admin: Admin) -> None:
+        async def call(admin: Admin) -> bool:
             node = await admin.controller()
             response = await admin.send(
                 node,
@@ -432,6 +445,8 @@ class Topics:
             )
             [result] = response.responses
             if error_name(result.error_code) == "UNKNOWN_TOPIC_OR_PARTITION":
+                if if_exists:
+                    return False
                 raise no_such_topic(name)
             check(
                 result.error_code,
@@ -439,13 +454,16 @@ class Topics:
                 getattr(result, "error_message", None),
             )
             await _wait_metadata(admin, name, present=False)
+            return True
 
-        run_api(call)
-        return Message(f"Deleted topic {name}.", topic=name)
+        if not run_api(call):
+            return Message(f"Topic {name} does not exist.", topic=name, deleted=False)
+        return Message(f"Deleted topic {name}.", topic=name, deleted=True)
 
     @one_line
-    def alter(self, name: str, *, partitions: int) -> Message:
-        """Add partitions to a topic (Kafka never removes them).
+    def alter(self, name: str, *, partitions: int, if_exists: bool = False) -> Message:
+        """Add partitions to a topic (Kafka never removes them); ``if_exists=True`` makes a
+        missing topic a no-op.
 
         >>> kb.topics.alter("orders", partitions=6)      # doctest: +SKIP
         Topic orders now has 6 partitions.
@@ -453,9 +471,11 @@ class Topics:
         if partitions < 1:
             raise KafkabookError(f"--partitions must be 1 or more, not {partitions}")
 
-        async def call(admin: Admin) -> None:
+        async def call(admin: Admin) -> bool:
             current_infos = _topic_infos(await admin.metadata([name]))
             if name not in current_infos:
+                if if_exists:
+                    return False
                 raise no_such_topic(name)
             have = len(current_infos[name].partitions)
             if partitions <= have:
@@ -482,10 +502,12 @@ class Topics:
                     and len(info.partitions) >= partitions
                     and all(p.leader >= 0 for p in info.partitions)
                 ):
-                    return
+                    break
                 await asyncio.sleep(0.05)
+            return True
 
-        run_api(call)
+        if not run_api(call):
+            return Message(f"Topic {name} does not exist.", topic=name, altered=False)
         return Message(
             f"Topic {name} now has {partitions} partitions.", topic=name, partitions=partitions
         )

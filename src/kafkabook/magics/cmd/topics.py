@@ -15,7 +15,7 @@ EXAMPLE = """\
 %kafka topics --list
 %kafka topics --describe --topic orders
 %kafka topics --alter --topic orders --partitions 6
-%kafka topics --delete --topic orders"""
+%kafka topics --delete --topic orders --if-exists"""
 
 
 def parser() -> MagicParser:
@@ -44,6 +44,11 @@ def parser() -> MagicParser:
         help="a topic config for --create (repeatable)",
     )
     p.add_argument("--if-not-exists", action="store_true", help="--create: no error if it exists")
+    p.add_argument(
+        "--if-exists",
+        action="store_true",
+        help="--delete, --alter, --describe: no error if the topic does not exist",
+    )
     p.add_argument("--exclude-internal", action="store_true", help="--list: skip __ topics")
     return p
 
@@ -53,13 +58,18 @@ def run(argv: Sequence[str]) -> Any:
 
     args = parser().parse_args(argv)
     needs_topic = args.create or args.alter or args.delete
+    action = next(a for a in ("create", "list", "describe", "alter", "delete") if getattr(args, a))
     if needs_topic and not args.topic:
-        action = "create" if args.create else "alter" if args.alter else "delete"
         raise UsageError(f"--{action} needs --topic T (see %kafka topics --help)")
+    # kafka-topics refuses these combinations too, rather than ignoring the flag.
+    if args.if_exists and action not in ("alter", "delete", "describe"):
+        raise UsageError(f"--if-exists goes with --alter, --delete or --describe, not --{action}")
+    if args.if_not_exists and action != "create":
+        raise UsageError(f"--if-not-exists goes with --create, not --{action}")
     if args.list:
         return topics.list(exclude_internal=args.exclude_internal)
     if args.describe:
-        return topics.describe(args.topic)
+        return topics.describe(args.topic, if_exists=args.if_exists)
     if args.create:
         return topics.create(
             args.topic,
@@ -71,5 +81,5 @@ def run(argv: Sequence[str]) -> Any:
     if args.alter:
         if args.partitions is None:
             raise UsageError("--alter needs --partitions N (Kafka can only add partitions)")
-        return topics.alter(args.topic, partitions=args.partitions)
-    return topics.delete(args.topic)
+        return topics.alter(args.topic, partitions=args.partitions, if_exists=args.if_exists)
+    return topics.delete(args.topic, if_exists=args.if_exists)
