@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import argparse
+import shlex
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from IPython.core.error import UsageError
 
 from kafkabook.magics import run_magic
 from kafkabook.magics.cmd import broker, cluster, configs, consume, groups, produce, topics
-from kafkabook.magics.parsing import Help, comma_list, key_value, split_line, unescape
+from kafkabook.magics.parsing import (
+    Help,
+    HelpRequested,
+    MagicParser,
+    comma_list,
+    key_value,
+    split_line,
+    unescape,
+)
 
 
 def test_split_line_keeps_backslashes_and_takes_out_debug():
@@ -123,3 +136,65 @@ def test_if_exists_and_if_not_exists_parse():
     assert (args.delete, args.topic, args.if_exists, args.if_not_exists) == (True, "t", True, False)
     args = topics.parser().parse_args(["--create", "--topic", "t", "--if-not-exists"])
     assert (args.create, args.if_not_exists, args.if_exists) == (True, True, False)
+
+
+# -- properties (hypothesis) -------------------------------------------------------------------
+
+PARSERS = [
+    cluster.cluster_parser,
+    cluster.connect_parser,
+    topics.parser,
+    groups.parser,
+    configs.parser,
+    broker.parser,
+    consume.parser,
+    produce.parser,
+]
+
+
+def _flags(make) -> list[str]:
+    return [f for f in make()._option_string_actions if f.startswith("--")]
+
+
+_ALL_FLAGS = sorted({flag for make in PARSERS for flag in _flags(make)} - {"--help"})
+# Tokens a person might type: the magics' flags, values, numbers, near-misses and noise.
+_TOKENS = st.one_of(
+    st.sampled_from(_ALL_FLAGS),
+    st.sampled_from(["up", "down", "status", "kill", "start", "orders", "orders:0,1", "all"]),
+    st.integers(-5, 5).map(str),
+    st.sampled_from(["--", "-", "-x", "--bogus", "--topic=", "k=v", "=v", "k="]),
+    st.text(max_size=8),
+)
+
+
+@given(st.lists(st.text(max_size=12), max_size=6))
+def test_split_line_gives_back_shell_quoted_tokens(tokens):
+    line = " ".join(shlex.quote(t) for t in tokens)
+    assert split_line(line) == ([t for t in tokens if t != "--debug"], "--debug" in tokens)
+
+
+@given(st.sampled_from(PARSERS), st.lists(_TOKENS, max_size=8))
+def test_any_argument_list_parses_or_is_a_usage_error(make, argv):
+    """Never SystemExit, never a traceback: a Namespace, the help, or a one-line UsageError."""
+    try:
+        result = make().parse_args(argv)
+    except UsageError as exc:
+        assert "\n" not in str(exc).strip()
+    except HelpRequested:
+        pass
+    else:
+        assert isinstance(result, argparse.Namespace)
+
+
+@given(st.text(alphabet=st.characters(blacklist_characters="\\"), max_size=10))
+def test_unescape_leaves_text_without_backslashes(text):
+    assert unescape(text) == text
+
+
+def test_magic_parser_never_exits():
+    parser = MagicParser(prog="%x")
+    parser.add_argument("n", type=int)
+    with pytest.raises(UsageError):
+        parser.parse_args([])
+    with pytest.raises(HelpRequested):
+        parser.parse_args(["--help"])
