@@ -104,7 +104,11 @@ class LineFormat:
             "headers_key_separator",
         ):
             if getattr(self, name) == "":
-                raise FormatError(f"{name.replace('_', '.')} may not be empty")
+                prop = name.replace("_", ".")
+                raise FormatError(
+                    f"{prop} may not be empty: give it one or more characters, "
+                    f"e.g. --property {prop}='|'"
+                )
         pairs = [
             (
                 "headers.delimiter",
@@ -139,7 +143,10 @@ class LineFormat:
             ]
         for a, va, b, vb in pairs:
             if va == vb:
-                raise FormatError(f"{a} and {b} may not be equal (both are {_show(va)})")
+                raise FormatError(
+                    f"{a} and {b} may not be equal (both are {_show(va)}): "
+                    f"set one of them to something else with --property {b}=..."
+                )
 
     @classmethod
     def from_properties(cls, props: Mapping[str, str]) -> LineFormat:
