@@ -147,33 +147,30 @@ def test_properties_round_trip():
 # -- properties of the grammar (hypothesis) -----------------------------------------------------
 
 SEPARATORS = st.sampled_from(["\t", "|", ";", ",", ":", "=>", "::", "#", " "])
+DISJOINT_SEPARATORS = ["\t", "|", ";", ",", "::", "=>", "#", " "]
 TEXT = st.text(st.characters(codec="utf-8", exclude_characters="\n\r"), max_size=20)
 
 
 @st.composite
-def formats(draw):
+def formats(draw, disjoint=True):
+    # Separators that share a character make the grammar ambiguous (Kafka's too: with "::"
+    # and ":" a header value ending in ":" moves the delimiter), so round trips draw four
+    # distinct ones from a set without shared characters (drawing freely and rejecting the
+    # clashes threw most examples away and tripped Hypothesis' health check under load).
+    if disjoint:
+        key, delimiter, separator, key_separator = draw(st.permutations(DISJOINT_SEPARATORS))[:4]
+    else:
+        key, delimiter, separator, key_separator = (draw(SEPARATORS) for _ in range(4))
     props = {
         "parse.key": draw(st.sampled_from(["true", "false"])),
         "parse.headers": draw(st.sampled_from(["true", "false"])),
-        "key.separator": draw(SEPARATORS),
-        "headers.delimiter": draw(SEPARATORS),
-        "headers.separator": draw(SEPARATORS),
-        "headers.key.separator": draw(SEPARATORS),
+        "key.separator": key,
+        "headers.delimiter": delimiter,
+        "headers.separator": separator,
+        "headers.key.separator": key_separator,
     }
     if draw(st.booleans()):
         props["null.marker"] = draw(st.sampled_from(["NULL", "<null>", "~"]))
-    # Separators that share a character make the grammar ambiguous (Kafka's too: with "::"
-    # and ":" a header value ending in ":" moves the delimiter), so round trips need them apart.
-    seps = [
-        props[k]
-        for k in (
-            "key.separator",
-            "headers.delimiter",
-            "headers.separator",
-            "headers.key.separator",
-        )
-    ]
-    assume(all(not set(a) & set(b) for i, a in enumerate(seps) for b in seps[i + 1 :]))
     try:
         return LineFormat.from_properties(props)
     except FormatError:
@@ -205,7 +202,7 @@ def test_format_then_parse_gives_the_record_back(data):
     assert parse_line(line, 1, fmt) == record
 
 
-@given(fmt=formats(), line=TEXT)
+@given(fmt=formats(disjoint=False), line=TEXT)
 def test_parse_only_raises_line_errors(fmt, line):
     try:
         record = parse_line(line, 7, fmt)
