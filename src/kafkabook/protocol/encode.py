@@ -37,19 +37,21 @@ Writer = Callable[[bytearray, Any], None]
 
 _SIZE = struct.Struct(">i")
 _ZERO_UUID = bytes(16)
-_INT = {
-    "int8": struct.Struct(">b").pack,
-    "int16": struct.Struct(">h").pack,
-    "int32": struct.Struct(">i").pack,
-    "int64": struct.Struct(">q").pack,
-    "uint8": struct.Struct(">B").pack,
-    "uint16": struct.Struct(">H").pack,
-    "uint32": struct.Struct(">I").pack,
-    "uint64": struct.Struct(">Q").pack,
-    "float64": struct.Struct(">d").pack,
-    "bool": struct.Struct(">?").pack,
-    "error_code": struct.Struct(">h").pack,
+# Kafka's fixed-width types as struct format characters (big-endian on the wire).
+_STRUCT_CODE = {
+    "int8": "b",
+    "int16": "h",
+    "int32": "i",
+    "int64": "q",
+    "uint8": "B",
+    "uint16": "H",
+    "uint32": "I",
+    "uint64": "Q",
+    "float64": "d",
+    "bool": "?",
+    "error_code": "h",
 }
+_INT = {kafka_type: struct.Struct(">" + code).pack for kafka_type, code in _STRUCT_CODE.items()}
 _PACK_I16 = _INT["int16"]
 _PACK_I32 = _INT["int32"]
 _PACK_I64 = _INT["int64"]
@@ -260,21 +262,6 @@ def _run_step(cls: type, run: list[tuple[str, str, Any]]) -> Writer:
         out += pack(*values)
 
     return step
-
-
-_STRUCT_CODE = {
-    "int8": "b",
-    "int16": "h",
-    "int32": "i",
-    "int64": "q",
-    "uint8": "B",
-    "uint16": "H",
-    "uint32": "I",
-    "uint64": "Q",
-    "float64": "d",
-    "bool": "?",
-    "error_code": "h",
-}
 
 
 def _plain_steps(cls: type, hints: dict[str, Any], fields: list[dataclasses.Field[Any]]) -> list:
