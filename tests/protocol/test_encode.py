@@ -69,8 +69,6 @@ def _field(cls: type, f: dataclasses.Field[Any], hint: Any, depth: int) -> st.Se
     inner = typing.get_args(hint)[0] if is_array else hint
     if dataclasses.is_dataclass(inner):
         item = values(inner, depth + 1)
-    elif cls.__name__ == "RequestHeader" and f.name == "client_id":
-        item = st.text(max_size=8)
     else:
         item = _primitive(f.metadata["kafka_type"])
     strategy = st.lists(item, max_size=2 if depth < 2 else 0) if is_array else item

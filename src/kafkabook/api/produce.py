@@ -324,7 +324,7 @@ async def _produce_error(
         name = error_name(code) if isinstance(code, int) else type(exc).__name__
         message = f"cannot send to {topic}: {name} ({exc})"
     if written:
-        message += f" ({written} of {total} records were written, to other partitions)"
+        message += f" ({written} of {total} records were written)"
     return KafkabookError(message)
 
 

@@ -264,12 +264,16 @@ class Admin:
         from aiokafka.errors import KafkaError as AioKafkaError
 
         resent = False
+        # One deadline for the whole call: a broker that keeps accepting and dropping
+        # connections must not earn a fresh wait on every round.
+        deadline = time.monotonic() + NODE_WAIT
         while True:
             try:
                 return await self.client.send(node_id, KioRequest(api_key, **fields))
             except NodeNotReadyError as exc:
                 # Nothing was sent: safe to try again for every request, once connected.
-                if not await self.connect(node_id):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not await self.connect(node_id, wait=remaining):
                     raise not_answering(node_id, exc) from exc
             except KafkaConnectionError as exc:
                 if api_key not in READ_ONLY_APIS or resent:

@@ -216,12 +216,8 @@ def _field_writer(cls: type, f: dataclasses.Field[Any], hint: Any) -> Writer:
         if not is_array and nullable:
             item = _nullable_entity_writer(item)
     else:
-        if cls.__name__ == "RequestHeader" and f.name == "client_id":
-            # Kafka writes the request header's client id as a legacy string in every version.
-            item = _legacy_bytes_writer(True, _PACK_I16, what)
-        else:
-            kafka_type = f.metadata["kafka_type"]
-            item = _primitive_writer(kafka_type, flexible, nullable and not is_array, what)
+        kafka_type = f.metadata["kafka_type"]
+        item = _primitive_writer(kafka_type, flexible, nullable and not is_array, what)
     return _array_writer(item, flexible, nullable, what) if is_array else item
 
 

@@ -20,7 +20,7 @@ from ..broker import now_ms
 from ..fetch_sessions import SessionPartition
 from ..log import OffsetOutOfRange
 from ..wakeup import wait_any
-from . import api, node_endpoints
+from . import api, leader_hint, node_endpoints
 
 _ZERO = uuid.UUID(int=0)
 
@@ -59,9 +59,8 @@ def _read_partition(
         entry["error_code"] = ErrorCode.unknown_topic_or_partition
         return entry
     if replica is None or not replica.is_leader:
-        state = topic.partitions[index]
         entry["error_code"] = ErrorCode.not_leader_or_follower
-        entry["current_leader"] = {"leader_id": state.leader, "leader_epoch": state.leader_epoch}
+        entry["current_leader"] = leader_hint(broker, name, index)
         return entry
     if current_epoch >= 0 and current_epoch != replica.leader_epoch:
         if current_epoch < replica.leader_epoch:
