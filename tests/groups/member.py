@@ -55,6 +55,32 @@ def next_command(commands: queue.Queue[str]) -> str | None:
         return None
 
 
+def join_listener(base: type, joined: threading.Event):
+    """A rebalance listener (kafka-python's or aiokafka's ``base``) that notes the first join.
+
+    Before its first join a consumer's assignment is empty, exactly like an idle member's; only
+    the assignment callback tells them apart.
+    """
+
+    class JoinListener(base):
+        def on_partitions_revoked(self, revoked) -> None:
+            pass
+
+        def on_partitions_assigned(self, assigned) -> None:
+            joined.set()
+
+    return JoinListener()
+
+
+def report_assignment(joined: threading.Event, assignment, last: list[int] | None):
+    """Print the assignment when it changed since ``last``, once the member has joined."""
+    current = sorted(tp.partition for tp in assignment)
+    if joined.is_set() and current != last:
+        emit("assignment", partitions=current)
+        return current
+    return last
+
+
 def run_confluent(args, commands) -> None:
     from confluent_kafka import Consumer, KafkaException
 
@@ -70,7 +96,8 @@ def run_confluent(args, commands) -> None:
     if args.instance_id:
         config["group.instance.id"] = args.instance_id
     consumer = Consumer(config)
-    consumer.subscribe([args.topic])
+    joined = threading.Event()
+    consumer.subscribe([args.topic], on_assign=lambda *_: joined.set())
     emit("ready")
     last = None
     while True:
@@ -78,10 +105,7 @@ def run_confluent(args, commands) -> None:
         got = [[m.partition(), m.offset(), m.value().decode()] for m in batch if not m.error()]
         if got:
             emit("records", records=got)
-        current = sorted(tp.partition for tp in consumer.assignment())
-        if current != last:
-            last = current
-            emit("assignment", partitions=current)
+        last = report_assignment(joined, consumer.assignment(), last)
         command = next_command(commands)
         if command == "commit":
             try:
@@ -96,7 +120,7 @@ def run_confluent(args, commands) -> None:
 
 
 def run_kafka_python(args, commands) -> None:
-    from kafka import KafkaConsumer
+    from kafka import ConsumerRebalanceListener, KafkaConsumer
     from kafka.errors import KafkaError
 
     consumer = KafkaConsumer(
@@ -113,7 +137,8 @@ def run_kafka_python(args, commands) -> None:
     # the topic's metadata rejoins once it arrives and that JoinGroup outlasts a poll(): the
     # member never gets its partitions and its session expires (against any broker). A
     # metadata refresh after subscribe(), before the first poll, avoids that rejoin.
-    consumer.subscribe([args.topic])
+    joined = threading.Event()
+    consumer.subscribe([args.topic], listener=join_listener(ConsumerRebalanceListener, joined))
     while args.topic not in consumer.topics():
         time.sleep(0.1)
     emit("ready")
@@ -123,10 +148,7 @@ def run_kafka_python(args, commands) -> None:
         got = [[r.partition, r.offset, r.value.decode()] for rs in polled.values() for r in rs]
         if got:
             emit("records", records=got)
-        current = sorted(tp.partition for tp in consumer.assignment())
-        if current != last:
-            last = current
-            emit("assignment", partitions=current)
+        last = report_assignment(joined, consumer.assignment(), last)
         command = next_command(commands)
         if command == "commit":
             try:
@@ -141,11 +163,10 @@ def run_kafka_python(args, commands) -> None:
 
 
 async def run_aiokafka(args, commands) -> None:
-    from aiokafka import AIOKafkaConsumer
+    from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
     from aiokafka.errors import KafkaError
 
     consumer = AIOKafkaConsumer(
-        args.topic,
         bootstrap_servers=args.bootstrap,
         group_id=args.group,
         client_id=args.client_id,
@@ -155,6 +176,8 @@ async def run_aiokafka(args, commands) -> None:
         auto_offset_reset="earliest",
         **({"group_instance_id": args.instance_id} if args.instance_id else {}),
     )
+    joined = threading.Event()
+    consumer.subscribe([args.topic], listener=join_listener(ConsumerRebalanceListener, joined))
     await consumer.start()
     emit("ready")
     last = None
@@ -163,10 +186,7 @@ async def run_aiokafka(args, commands) -> None:
         got = [[r.partition, r.offset, r.value.decode()] for rs in polled.values() for r in rs]
         if got:
             emit("records", records=got)
-        current = sorted(tp.partition for tp in consumer.assignment())
-        if current != last:
-            last = current
-            emit("assignment", partitions=current)
+        last = report_assignment(joined, consumer.assignment(), last)
         command = next_command(commands)
         if command == "commit":
             try:

@@ -408,7 +408,9 @@ def test_a_fourth_member_on_three_partitions_stays_idle(bundled_cluster, spawn, 
 
     assert wait_until(one_idle, 40), "\n".join(m.diagnose() for m in members)
     described = describe_group(client, bootstrap, group)
-    assert sorted(len(parts) for _, parts in described["members"].values()) == [0, 1, 1, 1]
+    assert sorted(len(parts) for _, parts in described["members"].values()) == [0, 1, 1, 1], (
+        f"{described}\n" + "\n".join(m.diagnose() for m in members)
+    )
 
 
 # -- offsets --------------------------------------------------------------------------------------
