@@ -1,7 +1,9 @@
 """Followers replicate from leaders with Kafka's own Fetch and OffsetForLeaderEpoch requests.
 
 Like Kafka's replica fetcher threads, there is one fetcher task per leader broker, fetching every
-partition this broker follows from it in one request. A partition whose leader or leader epoch
+partition this broker follows from it in one request, within an incremental fetch session
+(KIP-227) as Kafka's fetchers do: each request names only the partitions whose fetch offset moved,
+and each response carries only partitions with news. A partition whose leader or leader epoch
 changed first asks the leader where its epoch ended and truncates a divergent tail, then fetches.
 """
 
@@ -16,6 +18,7 @@ from kio.schema.fetch.v12 import request as fetch_req
 from kio.schema.offset_for_leader_epoch.v4 import request as epoch_req
 
 from ..protocol.errors import ErrorCode
+from .fetch_sessions import PartitionAsk, SessionHandler
 from .peer import PeerConnection
 
 if TYPE_CHECKING:
@@ -73,6 +76,7 @@ class ReplicaFetchers:
 
     async def _run(self, leader: int) -> None:
         conn: PeerConnection | None = None
+        session = SessionHandler()
         backoff = 0.05
         while True:
             parts = self._by_leader.get(leader, {})
@@ -89,12 +93,16 @@ class ReplicaFetchers:
                 if conn is not None:
                     conn.close()
                 conn = PeerConnection(info.host, info.port, f"broker-{self.broker.node_id}-fetcher")
+                session = SessionHandler()
             try:
                 await self._truncate(conn, [p for p in parts.values() if p.needs_truncation])
-                await self._fetch(conn, [p for p in parts.values() if not p.needs_truncation])
+                await self._fetch(
+                    conn, session, [p for p in parts.values() if not p.needs_truncation]
+                )
                 backoff = 0.05
             except (OSError, ConnectionError) as exc:
                 log.debug("fetch from broker %d failed: %s", leader, exc)
+                session.failed()
                 conn.close()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 1.0)
@@ -150,37 +158,61 @@ class ReplicaFetchers:
                     replica.truncate_to(target)
                 followed.needs_truncation = False
 
-    async def _fetch(self, conn: PeerConnection, parts: list[FollowedPartition]) -> None:
+    async def _fetch(
+        self, conn: PeerConnection, session: SessionHandler, parts: list[FollowedPartition]
+    ) -> None:
         if not parts:
             return
+        wanted: dict[tuple[str, int], PartitionAsk] = {
+            (p.replica.topic, p.replica.partition): (
+                p.replica.log.log_end_offset,
+                p.leader_epoch,
+                p.replica.log.log_start_offset,
+                PARTITION_MAX_BYTES,
+            )
+            for p in parts
+        }
+        ask = session.next_request(wanted)
         topics: dict[str, list[dict[str, int]]] = {}
-        for p in parts:
-            latest = p.replica.log.latest_epoch
-            topics.setdefault(p.replica.topic, []).append(
+        for (topic, index), (offset, epoch, log_start, max_bytes) in ask.partitions.items():
+            latest = self.broker.replicas[(topic, index)].log.latest_epoch
+            topics.setdefault(topic, []).append(
                 {
-                    "partition": p.replica.partition,
-                    "current_leader_epoch": p.leader_epoch,
-                    "fetch_offset": p.replica.log.log_end_offset,
+                    "partition": index,
+                    "current_leader_epoch": epoch,
+                    "fetch_offset": offset,
                     "last_fetched_epoch": latest if latest is not None else -1,
-                    "log_start_offset": p.replica.log.log_start_offset,
-                    "partition_max_bytes": PARTITION_MAX_BYTES,
+                    "log_start_offset": log_start,
+                    "partition_max_bytes": max_bytes,
                 }
             )
+        forgotten: dict[str, list[int]] = {}
+        for topic, index in ask.forgotten:
+            forgotten.setdefault(topic, []).append(index)
         request = {
             "replica_id": self.broker.node_id,
             "max_wait": FETCH_MAX_WAIT_MS,
             "min_bytes": 1,
             "max_bytes": RESPONSE_MAX_BYTES,
             "isolation_level": 0,
-            "session_id": 0,
-            "session_epoch": -1,
+            "session_id": ask.session_id,
+            "session_epoch": ask.epoch,
             "topics": [{"topic": t, "partitions": ps} for t, ps in topics.items()],
-            "forgotten_topics_data": [],
+            "forgotten_topics_data": [
+                {"topic": t, "partitions": ps} for t, ps in forgotten.items()
+            ],
             "rack_id": "",
         }
         response = await conn.request(
             fetch_req.FetchRequest, request, timeout=FETCH_MAX_WAIT_MS / 1000 + 10
         )
+        if response.error_code != ErrorCode.none:
+            # FETCH_SESSION_ID_NOT_FOUND or INVALID_FETCH_SESSION_EPOCH (the leader restarted
+            # or evicted us): the next request opens a new session with every partition.
+            log.debug("fetch session with %s:%d: %s", conn.host, conn.port, response.error_code)
+            session.failed()
+            return
+        session.succeeded(response.session_id)
         by_key = {(p.replica.topic, p.replica.partition): p for p in parts}
         for topic in response.responses:
             for data in topic.partitions:
