@@ -174,13 +174,16 @@ class Replica:
 
     def isr_to_add(self) -> list[int]:
         """Followers out of the ISR that have caught up to the high watermark."""
+        outside = [r for r in self.followers if r not in self.view.isr and r in self.view.replicas]
+        if not outside:  # the usual case, on every follower fetch: skip the epoch lookup
+            return []
         epoch_start = self.log.end_offset_for_epoch(self.view.leader_epoch - 1)[1]
         return [
             r
-            for r, p in self.followers.items()
-            if r not in self.view.isr
-            and r in self.view.replicas
-            and may_join_isr(p.log_end_offset, self.high_watermark, max(epoch_start, 0))
+            for r in outside
+            if may_join_isr(
+                self.followers[r].log_end_offset, self.high_watermark, max(epoch_start, 0)
+            )
         ]
 
     def isr_to_remove(self, now_ms: int, max_lag_ms: int) -> list[int]:

@@ -32,6 +32,15 @@ def _topic_name(broker, topic, uses_ids: bool) -> str | None:
     return topic.topic
 
 
+def _mark(replica) -> tuple:
+    """What a parked fetch re-reads a partition for when it changed: its replica, leadership,
+    log end, high watermark and log start."""
+    if replica is None:
+        return ()
+    log = replica.log
+    return (replica, replica.view, log.log_end_offset, replica.high_watermark, log.log_start_offset)
+
+
 def _read_partition(
     broker,
     name: str,
@@ -41,6 +50,7 @@ def _read_partition(
     current_epoch: int,
     replica_id: int,
     isolation: int,
+    record: bool = True,
 ) -> dict:
     entry = {
         "partition_index": index,
@@ -74,8 +84,9 @@ def _read_partition(
             entry["error_code"] = ErrorCode.unknown_leader_epoch
         return entry
     if replica_id >= 0:
-        replica.record_follower_fetch(replica_id, fetch_offset, now_ms())
-        broker.maybe_expand_isr(replica)
+        if record:
+            replica.record_follower_fetch(replica_id, fetch_offset, now_ms())
+            broker.maybe_expand_isr(replica)
         limit = None
     else:
         limit = replica.high_watermark
@@ -170,28 +181,35 @@ async def handle(broker, request):
     incremental = session is not None and epoch > 0
 
     deadline = time.monotonic() + max_wait_s
+    read: dict[tuple[str, int], dict] = {}
+    marks: dict[tuple[str, int], tuple] = {}
     while True:
-        entries: list[tuple[str, dict]] = []
         total = 0
         budget = body.max_bytes
-        for (name, index), state in wanted.items():
-            entry = _read_partition(
-                broker,
-                name,
-                index,
-                state.fetch_offset,
-                min(state.max_bytes, budget),
-                state.current_leader_epoch,
-                replica_id,
-                isolation,
-            )
+        for key, state in wanted.items():
+            replica = broker.replicas.get(key)
+            mark = _mark(replica)
+            entry = read.get(key)
+            if entry is None or marks[key] != mark or entry["records"]:
+                # First pass, or this partition moved while the request waited.
+                entry = read[key] = _read_partition(
+                    broker,
+                    key[0],
+                    key[1],
+                    state.fetch_offset,
+                    min(state.max_bytes, budget),
+                    state.current_leader_epoch,
+                    replica_id,
+                    isolation,
+                    record=key not in marks,
+                )
+                marks[key] = mark
             size = len(entry["records"] or b"")
             total += size
             budget = max(0, budget - size)
-            entries.append((name, entry))
         if (
             total >= body.min_bytes
-            or any(e["error_code"] != ErrorCode.none for _, e in entries)
+            or any(e["error_code"] != ErrorCode.none for e in read.values())
             or time.monotonic() >= deadline
             or not wanted
         ):
@@ -202,6 +220,8 @@ async def handle(broker, request):
         if not await wait_any(signals, deadline - time.monotonic()):
             # Timed out: re-read once so the response carries the latest high watermarks.
             deadline = time.monotonic()
+            marks = {key: () for key in marks}
+    entries = [(name, entry) for (name, _), entry in read.items()]
 
     if incremental:
         kept = []
@@ -250,6 +270,10 @@ async def handle(broker, request):
                 ],
             }
         )
+    if version < 16:
+        # Kafka names the current leader (KIP-951) from v16 on only, though v12+ could carry it.
+        for _, entry in entries:
+            entry.pop("current_leader", None)
     hinted = (e["current_leader"]["leader_id"] for _, e in entries if "current_leader" in e)
     return {
         "throttle_time": 0,
