@@ -1,13 +1,13 @@
 """The broker's network shell: accept connections, read frames, dispatch, write responses.
 
-This is the only code that touches client sockets. Each connection handles one request at a
-time, in order, as Kafka does (it mutes a channel while a request is in flight), so responses
-always leave in the order the requests arrived.
+This is the only code that touches client sockets. Responses leave each connection in the order
+its requests arrived, as Kafka's do.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextvars
 import logging
 import struct
@@ -48,93 +48,20 @@ class Server:
         self.port = port
         self.max_request_bytes = max_request_bytes
         self._server: asyncio.AbstractServer | None = None
-        self._connections: set[asyncio.Task[None]] = set()
+        self._connections: set[Connection] = set()
         load_all()
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, self.host, self.port, limit=1 << 20)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: Connection(self), self.host, self.port)
 
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
-        for task in list(self._connections):
-            task.cancel()
-        await asyncio.gather(*self._connections, return_exceptions=True)
+        handlers = [t for c in self._connections for t in c.abort()]
+        await asyncio.gather(*handlers, return_exceptions=True)
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """Read requests and start handling each at once; answer them strictly in order.
-
-        Kafka mutes a connection while a request is in flight. We keep reading instead, so an
-        acks=all Produce waiting for replication does not hold back the next one (the
-        replicas fetch both at once), while responses still leave in request order, which is
-        all a client can observe. Handlers start in arrival order and append before their
-        first await, so records keep their order too.
-        """
-        task = asyncio.current_task()
-        assert task is not None
-        self._connections.add(task)
-        peer = writer.get_extra_info("peername")
-        in_flight: asyncio.Queue[asyncio.Task[bytes | bool | None] | None] = asyncio.Queue(
-            MAX_IN_FLIGHT
-        )
-        responder = asyncio.create_task(self._respond(in_flight, writer, peer))
-        try:
-            while not responder.done():
-                frame = await self._read_frame(reader, peer)
-                if frame is None:
-                    break
-                await in_flight.put(asyncio.create_task(self._handle(frame, peer)))
-            if not responder.done():
-                await in_flight.put(None)
-                await responder
-        except asyncio.CancelledError:
-            pass
-        except Exception:
-            log.exception("connection from %s failed", peer)
-        finally:
-            responder.cancel()
-            while not in_flight.empty():
-                pending = in_flight.get_nowait()
-                if pending is not None:
-                    pending.cancel()
-            self._connections.discard(task)
-            writer.close()
-
-    async def _read_frame(self, reader: asyncio.StreamReader, peer: object) -> bytes | None:
-        """The next request frame, or None when the connection ends or breaks the rules."""
-        try:
-            size_bytes = await reader.readexactly(4)
-            (size,) = _SIZE.unpack(size_bytes)
-            if size < 0 or size > self.max_request_bytes:
-                log.warning(
-                    "closing connection from %s: request size %d is outside 0..%d "
-                    "(socket.request.max.bytes)",
-                    peer,
-                    size,
-                    self.max_request_bytes,
-                )
-                return None
-            return await reader.readexactly(size)
-        except (asyncio.IncompleteReadError, ConnectionError):
-            return None
-
-    async def _respond(
-        self,
-        in_flight: asyncio.Queue[asyncio.Task[bytes | bool | None] | None],
-        writer: asyncio.StreamWriter,
-        peer: object,
-    ) -> None:
-        """Write each request's response in arrival order; stop at a request that closes."""
-        while (pending := await in_flight.get()) is not None:
-            response = await pending
-            if response is False:
-                writer.close()
-                return
-            if response:
-                writer.write(response)
-                await writer.drain()
-
-    async def _handle(self, frame: bytes, peer: object) -> bytes | bool | None:
+    async def handle(self, frame: bytes, peer: object) -> bytes | bool | None:
         """The encoded response, None when none is due, False to close the connection."""
         try:
             request = decode_request(frame)
@@ -170,6 +97,132 @@ class Server:
             return None
         cls = response_class(request.api_key, request.api_version)
         return encode_response_fields(cls, request.correlation_id, fields)
+
+
+class Connection(asyncio.Protocol):
+    """One client connection: frames in, each handled in a task of its own, answers in order.
+
+    Kafka mutes a connection while a request is in flight. We keep reading instead, so an
+    acks=all Produce waiting for replication does not hold back the next one (the replicas
+    fetch both at once), while responses still leave in request order, which is all a client
+    can observe. Handlers start in arrival order and append before their first await, so
+    records keep their order too. A protocol rather than streams: a request costs one task
+    and no reader or responder coroutines to wake.
+    """
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.peer: object = None
+        self._transport: asyncio.Transport | None = None
+        self._buffer = bytearray()
+        # Requests being handled, oldest first; a response leaves once all before it did.
+        self._in_flight: collections.deque[asyncio.Task[bytes | bool | None]] = collections.deque()
+        self._reading_paused = False
+        self._writing_paused = False
+        self._closing = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+        self.peer = transport.get_extra_info("peername")
+        self.server._connections.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closing = True
+        self.server._connections.discard(self)
+        for task in self._in_flight:
+            task.cancel()
+        self._in_flight.clear()
+
+    def abort(self) -> list[asyncio.Task[bytes | bool | None]]:
+        """Drop the connection at once; returns the cancelled handlers, to await."""
+        handlers = list(self._in_flight)
+        self._close()
+        if self._transport is not None:
+            self._transport.abort()
+        return handlers
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self._buffer
+        buffer += data
+        loop = asyncio.get_running_loop()
+        while not self._closing and len(buffer) >= 4:
+            (size,) = _SIZE.unpack_from(buffer)
+            if size < 0 or size > self.server.max_request_bytes:
+                log.warning(
+                    "closing connection from %s: request size %d is outside 0..%d "
+                    "(socket.request.max.bytes)",
+                    self.peer,
+                    size,
+                    self.server.max_request_bytes,
+                )
+                self._close()
+                return
+            if len(buffer) < 4 + size:
+                break
+            frame = bytes(buffer[4 : 4 + size])
+            del buffer[: 4 + size]
+            task = loop.create_task(self.server.handle(frame, self.peer))
+            self._in_flight.append(task)
+            task.add_done_callback(self._answered)
+        self._throttle()
+
+    def eof_received(self) -> bool:
+        # The client will send nothing more; answer what is in flight, then close.
+        self._closing = True
+        if not self._in_flight:
+            self._close()
+        return True
+
+    def pause_writing(self) -> None:
+        self._writing_paused = True
+        self._throttle()
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        self._throttle()
+
+    def _throttle(self) -> None:
+        """Stop reading while many requests are in flight or the client reads no answers."""
+        transport = self._transport
+        if transport is None or self._closing:
+            return
+        busy = self._writing_paused or len(self._in_flight) >= MAX_IN_FLIGHT
+        if busy and not self._reading_paused:
+            transport.pause_reading()
+            self._reading_paused = True
+        elif not busy and self._reading_paused:
+            transport.resume_reading()
+            self._reading_paused = False
+
+    def _answered(self, _: asyncio.Task[bytes | bool | None]) -> None:
+        """Write every response whose turn has come; stop at a request that closes."""
+        in_flight, transport = self._in_flight, self._transport
+        while in_flight and in_flight[0].done():
+            task = in_flight.popleft()
+            if task.cancelled():
+                continue
+            try:
+                response = task.result()
+            except Exception:
+                log.exception("request from %s failed; closing the connection", self.peer)
+                response = False
+            if response is False:
+                self._close()
+                return
+            if response and transport is not None and not transport.is_closing():
+                transport.write(response)
+        if self._closing and not in_flight:
+            self._close()
+        else:
+            self._throttle()
+
+    def _close(self) -> None:
+        self._closing = True
+        for task in self._in_flight:
+            task.cancel()
+        self._in_flight.clear()
+        if self._transport is not None:
+            self._transport.close()
 
 
 def supported_ranges() -> list[dict[str, int]]:
