@@ -509,7 +509,10 @@ class Topics:
         if not run_api(call):
             return Message(f"Topic {name} does not exist.", topic=name, altered=False)
         return Message(
-            f"Topic {name} now has {partitions} partitions.", topic=name, partitions=partitions
+            f"Topic {name} now has {partitions} partitions.",
+            topic=name,
+            partitions=partitions,
+            altered=True,
         )
 
 
