@@ -56,6 +56,8 @@ class Broker:
         self.port = port
         self.data_dir = data_dir
         self.static_configs = dict(configs)
+        self._topic_configs: dict[tuple[str, str], str | None] = {}
+        self._topic_configs_stamp: tuple[int, int] = (0, -1)
         self.image = MetadataImage()
         self.replicas: dict[tuple[str, int], Replica] = {}
         self.controller = ControllerClient(*controller)
@@ -112,10 +114,17 @@ class Broker:
 
     def topic_config(self, topic: str, name: str) -> str | None:
         """A topic config's effective value (topic override, broker setting, Kafka default)."""
-        value, _ = effective_topic_config(
-            name, self.image.configs.get(("topic", topic), {}), self.broker_config_values()
-        )
-        return value
+        # Produce asks several per request: remember answers until the configs change.
+        stamp = (id(self.image), self.image.configs_version)
+        if stamp != self._topic_configs_stamp:
+            self._topic_configs.clear()
+            self._topic_configs_stamp = stamp
+        key = (topic, name)
+        if key not in self._topic_configs:
+            self._topic_configs[key] = effective_topic_config(
+                name, self.image.configs.get(("topic", topic), {}), self.broker_config_values()
+            )[0]
+        return self._topic_configs[key]
 
     # -- metadata views ----------------------------------------------------------------------
 

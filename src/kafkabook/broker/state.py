@@ -132,6 +132,8 @@ class MetadataImage:
     offset: int = -1
     #: The first producer id not yet handed to a broker (``producer_ids`` records).
     next_producer_id: int = 0
+    #: Bumped whenever :attr:`configs` changes, so readers may cache what they derive from it.
+    configs_version: int = field(default=0, compare=False, repr=False)
 
     def apply(self, record: Mapping[str, Any], offset: int | None = None) -> None:
         """Apply one metadata record; ``offset``, when given, becomes :attr:`offset`.
@@ -188,6 +190,7 @@ class MetadataImage:
                 # Kafka drops a deleted topic's config overrides with it; a topic re-created
                 # under the same name starts from the defaults again.
                 self.configs.pop((TOPIC_RESOURCE, gone.name), None)
+                self.configs_version += 1
         elif kind == "producer_ids":
             self.next_producer_id = int(record["next_producer_id"])
         elif kind == "config":
@@ -202,6 +205,7 @@ class MetadataImage:
                 self.configs[key] = current
             else:
                 self.configs.pop(key, None)
+            self.configs_version += 1
         else:
             raise ValueError(f"unknown metadata record type {kind!r}")
         if offset is not None:
@@ -218,6 +222,7 @@ class MetadataImage:
         self.topics.clear()
         self.topics_by_id.clear()
         self.configs.clear()
+        self.configs_version += 1
         self.controller_id = -1
         self.controller_epoch = 0
         self.offset = -1
