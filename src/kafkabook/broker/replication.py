@@ -163,19 +163,20 @@ class ReplicaFetchers:
     ) -> None:
         if not parts:
             return
+        by_key = {(p.replica.topic, p.replica.partition): p for p in parts}
         wanted: dict[tuple[str, int], PartitionAsk] = {
-            (p.replica.topic, p.replica.partition): (
+            key: (
                 p.replica.log.log_end_offset,
                 p.leader_epoch,
                 p.replica.log.log_start_offset,
                 PARTITION_MAX_BYTES,
             )
-            for p in parts
+            for key, p in by_key.items()
         }
         ask = session.next_request(wanted)
         topics: dict[str, list[dict[str, int]]] = {}
         for (topic, index), (offset, epoch, log_start, max_bytes) in ask.partitions.items():
-            latest = self.broker.replicas[(topic, index)].log.latest_epoch
+            latest = by_key[(topic, index)].replica.log.latest_epoch
             topics.setdefault(topic, []).append(
                 {
                     "partition": index,
@@ -213,7 +214,6 @@ class ReplicaFetchers:
             session.failed()
             return
         session.succeeded(response.session_id)
-        by_key = {(p.replica.topic, p.replica.partition): p for p in parts}
         for topic in response.responses:
             for data in topic.partitions:
                 followed = by_key.get((topic.topic, data.partition_index))
