@@ -6,7 +6,7 @@ CLIENT is confluent-kafka, kafka-python or aiokafka. The member subscribes to TO
 session timeout and 1 s heartbeats, auto commit off, and prints JSON lines:
 
     {"event": "ready"}
-    {"event": "assignment", "partitions": [0, 2]}       whenever its assignment changes
+    {"event": "assignment", "partitions": [0, 2]}       from its first join, on every change
     {"event": "records", "records": [[partition, offset, value], ...]}
     {"event": "committed"}                              after a "commit" command
     {"event": "commit_failed", "error": "..."}          when the commit failed (a rebalance)
