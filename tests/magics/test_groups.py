@@ -13,16 +13,11 @@ import pytest
 from kafkabook.api.errors import KafkabookError
 
 
-@pytest.fixture
-def group_cluster(kb_cluster, isolated_session):
-    return kb_cluster
-
-
 def kafka(ip, line):
     return ip.run_line_magic("kafka", line)
 
 
-def test_group_lifecycle(ip, group_cluster, unique):
+def test_group_lifecycle(ip, kb_cluster, unique):
     topic, group = unique("gt"), unique("g")
     kafka(ip, f"topics --create --topic {topic} --partitions 2")
     sent = ip.run_cell_magic("produce", topic, "\n".join(f"m{i}" for i in range(6)))
@@ -71,6 +66,6 @@ def test_group_lifecycle(ip, group_cluster, unique):
         kafka(ip, f"groups --delete --group {group}")
 
 
-def test_unknown_group(ip, group_cluster):
+def test_unknown_group(ip, kb_cluster):
     with pytest.raises(KafkabookError, match="consumer group 'never-seen' does not exist"):
         kafka(ip, "groups --describe --group never-seen")

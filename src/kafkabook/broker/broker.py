@@ -57,7 +57,7 @@ class Broker:
         self.data_dir = data_dir
         self.static_configs = dict(configs)
         self._topic_configs: dict[tuple[str, str], str | None] = {}
-        self._topic_configs_stamp: tuple[int, int] = (0, -1)
+        self._topic_configs_version = -1
         self.image = MetadataImage()
         self.replicas: dict[tuple[str, int], Replica] = {}
         self.controller = ControllerClient(*controller)
@@ -115,10 +115,9 @@ class Broker:
     def topic_config(self, topic: str, name: str) -> str | None:
         """A topic config's effective value (topic override, broker setting, Kafka default)."""
         # Produce asks several per request: remember answers until the configs change.
-        stamp = (id(self.image), self.image.configs_version)
-        if stamp != self._topic_configs_stamp:
+        if self.image.configs_version != self._topic_configs_version:
             self._topic_configs.clear()
-            self._topic_configs_stamp = stamp
+            self._topic_configs_version = self.image.configs_version
         key = (topic, name)
         if key not in self._topic_configs:
             self._topic_configs[key] = effective_topic_config(

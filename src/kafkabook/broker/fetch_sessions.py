@@ -110,7 +110,7 @@ class SessionHandler:
     def next_request(self, wanted: dict[tuple[str, int], PartitionAsk]) -> SessionRequest:
         """The request that brings the broker's view of the session to `wanted`."""
         self._pending = dict(wanted)
-        if self.session_id == 0 or self.epoch == 0:
+        if self.epoch == 0:
             # A full request: opens a session (closing ours, if the broker still holds it).
             return SessionRequest(self.session_id, 0, dict(wanted), [])
         changed = {k: ask for k, ask in wanted.items() if self._held.get(k) != ask}

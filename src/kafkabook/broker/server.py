@@ -48,7 +48,7 @@ class Server:
         self.port = port
         self.max_request_bytes = max_request_bytes
         self._server: asyncio.AbstractServer | None = None
-        self._connections: set[Connection] = set()
+        self.connections: set[Connection] = set()
         load_all()
 
     async def start(self) -> None:
@@ -58,7 +58,7 @@ class Server:
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
-        handlers = [t for c in self._connections for t in c.abort()]
+        handlers = [t for c in self.connections for t in c.abort()]
         await asyncio.gather(*handlers, return_exceptions=True)
 
     async def handle(self, frame: bytes, peer: object) -> bytes | bool | None:
@@ -124,11 +124,11 @@ class Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
         self.peer = transport.get_extra_info("peername")
-        self.server._connections.add(self)
+        self.server.connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closing = True
-        self.server._connections.discard(self)
+        self.server.connections.discard(self)
         for task in self._in_flight:
             task.cancel()
         self._in_flight.clear()

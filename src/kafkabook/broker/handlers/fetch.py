@@ -190,7 +190,7 @@ async def handle(broker, request):
             replica = broker.replicas.get(key)
             mark = _mark(replica)
             entry = read.get(key)
-            if entry is None or marks[key] != mark or entry["records"]:
+            if entry is None or marks[key] != mark:
                 # First pass, or this partition moved while the request waited.
                 entry = read[key] = _read_partition(
                     broker,
