@@ -50,6 +50,7 @@ import platformdirs
 import psutil
 
 from kafkabook.backends.base import Backend, BackendError, ClusterStatus, NodeState, NodeStatus
+from kafkabook.backends.signals import is_paused, set_paused
 
 HOST = "127.0.0.1"
 DEFAULT_BASE_PORT = 9092
@@ -384,7 +385,6 @@ class ClusterFile:
 # `subprocess` from warning about "still running" children, and lets us reap them once they exit
 # so that a notebook kernel does not collect zombies.
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
-_PAUSED_STATES = frozenset((psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP))
 
 
 def _reap(pid: int) -> None:
@@ -416,16 +416,9 @@ def _node_process(record: NodeRecord, node_dir: Path) -> psutil.Process | None:
     return proc
 
 
-def _is_paused(proc: psutil.Process) -> bool:
-    try:
-        return proc.status() in _PAUSED_STATES
-    except psutil.Error:
-        return False
-
-
 def _derive_state(record: NodeRecord, proc: psutil.Process | None) -> NodeState:
     if proc is not None:
-        return "paused" if _is_paused(proc) else "running"
+        return "paused" if is_paused(proc) else "running"
     # Dead: "killed" when we killed it, and also when it died while it should have been running
     # (a crash is a kill the user did not ask for); "stopped" after a stop, a down, or never run.
     if record.last_action in ("kill", "start", "pause", "resume"):
@@ -458,19 +451,6 @@ def _wait_gone(procs: Sequence[psutil.Process], timeout: float) -> list[psutil.P
         alive = [p for p in alive if not _has_exited(p)]
         if not alive or time.monotonic() >= deadline:
             return alive
-        time.sleep(0.005)
-
-
-def _wait_status(proc: psutil.Process, paused: bool, timeout: float = 2.0) -> None:
-    # SIGSTOP/SIGCONT are delivered asynchronously: wait until the kernel shows the new state,
-    # so a `status` right after `pause` never reports "running".
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if (proc.status() in _PAUSED_STATES) == paused:
-                return
-        except psutil.Error:
-            return
         time.sleep(0.005)
 
 
@@ -862,7 +842,7 @@ class BundledBackend(Backend):
             record = state.node(node_id)
             proc = self._process(record)
             if proc is not None:
-                if _is_paused(proc):
+                if is_paused(proc):
                     raise BackendError(
                         f"{record.title} is paused (pid {proc.pid}): "
                         f"{self._hint(f'kafkabook broker resume {node_id}')} continues it",
@@ -884,8 +864,7 @@ class BundledBackend(Backend):
         with self._locked():
             state = self._load()
             record, proc = self._running(state, node_id)
-            proc.send_signal(signal.SIGSTOP)
-            _wait_status(proc, paused=True)
+            set_paused(proc, True)
             record.last_action = "pause"
             self._save(state)
         self._emit(f"paused {record.title} (SIGSTOP)")
@@ -895,8 +874,7 @@ class BundledBackend(Backend):
         with self._locked():
             state = self._load()
             record, proc = self._running(state, node_id)
-            proc.send_signal(signal.SIGCONT)
-            _wait_status(proc, paused=False)
+            set_paused(proc, False)
             record.last_action = "resume"
             self._save(state)
         self._emit(f"resumed {record.title} (SIGCONT)")

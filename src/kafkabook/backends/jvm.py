@@ -39,6 +39,7 @@ from kafkabook.backends.kraft import (
     QuorumMode,
     plan_local_cluster,
 )
+from kafkabook.backends.signals import PAUSED_STATES, set_paused
 
 #: The Kafka version that oracle/pom.xml and scripts/oracle-jars.sh fetch by default.
 DEFAULT_KAFKA_VERSION = "4.4.0"
@@ -374,7 +375,7 @@ class JvmBackend(Backend):
             # A process that vanished without kill()/stop() crashed: that is a kill too.
             return ("killed" if recorded != "stopped" else "stopped"), None
         try:
-            paused = proc.status() == psutil.STATUS_STOPPED
+            paused = proc.status() in PAUSED_STATES
         except psutil.Error:
             return "killed", None
         return ("paused" if paused else "running"), proc.pid
@@ -496,14 +497,18 @@ class JvmBackend(Backend):
         state = self._load_state() or {"nodes": {}}
         return {int(n): self._node_state(int(n), info)[0] for n, info in state["nodes"].items()}
 
-    def _signal(self, node_id: int, sig: signal.Signals) -> psutil.Process | None:
+    def _node_process(self, node_id: int) -> psutil.Process | None:
+        """The live process of ``node_id``; a clear error if the cluster has no such node."""
         state = self._load_state()
         if state is None:
             raise BackendError(f"no jvm cluster in {self.data_dir}: call up() first")
         if str(node_id) not in state["nodes"]:
             known = ", ".join(sorted(state["nodes"], key=int))
             raise BackendError(f"no node {node_id} in this cluster (nodes: {known})")
-        proc = self._process(node_id, state["nodes"][str(node_id)].get("pid"))
+        return self._process(node_id, state["nodes"][str(node_id)].get("pid"))
+
+    def _signal(self, node_id: int, sig: signal.Signals) -> psutil.Process | None:
+        proc = self._node_process(node_id)
         if proc is not None:
             with contextlib.suppress(psutil.NoSuchProcess):
                 proc.send_signal(sig)
@@ -659,14 +664,19 @@ class JvmBackend(Backend):
         self._wait_ready(cluster, {node_id: pid}, t0 + self.ready_timeout)
 
     def pause(self, node_id: int) -> None:
-        if self._signal(node_id, signal.SIGSTOP) is None:
-            raise BackendError(f"node {node_id} is not running")
+        self._set_paused(node_id, True)
         self._set_node(node_id, state="paused")
 
     def resume(self, node_id: int) -> None:
-        if self._signal(node_id, signal.SIGCONT) is None:
-            raise BackendError(f"node {node_id} is not running")
+        self._set_paused(node_id, False)
         self._set_node(node_id, state="running")
+
+    def _set_paused(self, node_id: int, paused: bool) -> None:
+        proc = self._node_process(node_id)
+        if proc is None:
+            raise BackendError(f"node {node_id} is not running")
+        with contextlib.suppress(psutil.NoSuchProcess):
+            set_paused(proc, paused)
 
     # -- extras ------------------------------------------------------------------------------
 
