@@ -7,6 +7,7 @@ own application object (``window.jupyterapp``, exposed by the fixture's
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -101,6 +102,43 @@ def metadata_leaders(bootstrap: str, topic: str) -> dict[int, int]:
 
     found = AdminClient({"bootstrap.servers": bootstrap}).list_topics(topic, timeout=10)
     return {p: info.leader for p, info in found.topics[topic].partitions.items()}
+
+
+class MoveWatch:
+    """Polls one broker's Metadata on a thread until no partition of `topic` is led by `old`.
+
+    `result()` is the wall-clock moment that broker first named new leaders for all of them:
+    when the cluster, not a widget, had moved leadership.
+    """
+
+    def __init__(self, address: tuple[str, int], topic: str, old: int) -> None:
+        self._moved: float | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._poll, args=(address, topic, old), name="move-watch", daemon=True
+        )
+        self._thread.start()
+
+    def _poll(self, address: tuple[str, int], topic: str, old: int) -> None:
+        from kafkabook.backends.base import BackendError
+        from kafkabook.backends.external import fetch_metadata
+
+        while not self._stop.is_set():
+            try:
+                parts = fetch_metadata(address, topics=[topic], timeout=1.0).topics.get(topic, ())
+            except BackendError:
+                parts = ()
+            if parts and all(p.leader not in (old, -1) for p in parts):
+                self._moved = time.time()
+                return
+            self._stop.wait(0.02)
+
+    def result(self, timeout: float) -> float:
+        self._thread.join(timeout)
+        self._stop.set()
+        if self._moved is None:
+            raise AssertionError(f"Metadata never named new leaders within {timeout} s")
+        return self._moved
 
 
 def shot(locator, artifacts: Path, name: str) -> None:
