@@ -111,6 +111,8 @@ class MoveWatch:
     when the cluster, not a widget, had moved leadership.
     """
 
+    WITHIN_S = 60.0
+
     def __init__(self, address: tuple[str, int], topic: str, old: int) -> None:
         self._moved: float | None = None
         self._stop = threading.Event()
@@ -123,7 +125,9 @@ class MoveWatch:
         from kafkabook.backends.base import BackendError
         from kafkabook.backends.external import fetch_metadata
 
-        while not self._stop.is_set():
+        # Bounded, so a test that fails before asking for the result leaves no poller behind.
+        deadline = time.monotonic() + self.WITHIN_S
+        while not self._stop.is_set() and time.monotonic() < deadline:
             try:
                 parts = fetch_metadata(address, topics=[topic], timeout=1.0).topics.get(topic, ())
             except BackendError:
